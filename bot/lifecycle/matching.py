@@ -1,0 +1,120 @@
+"""Tag selection: which images a rule's ``tagStatus`` and prefix or pattern list identify.
+
+Semantics (ECR user guide, "Lifecycle policy evaluation rules"):
+
+* ``tagPrefixList``: an entry matches a tag that starts with it.
+* ``tagPatternList``: an entry is a whole-tag glob in which only ``*`` is special (any run of
+  characters, possibly empty); without ``*`` it must equal the tag.
+* Several entries are ANDed: **every** entry must match **some** tag of the image (different
+  entries may be satisfied by different tags). Matching is case-sensitive (UNCONFIRMED).
+
+For speed on repositories with 100,000 images, :class:`TagIndex` matches each entry once against
+all tags of the repository instead of once per image, using an anchored regular expression over the
+newline-joined tags. Patterns compile to atomic groups, so matching stays linear in the tag length
+however the wildcards are placed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from functools import lru_cache
+
+from bot.lifecycle.images import Image
+from bot.lifecycle.policy import Selection
+
+
+@lru_cache(maxsize=1024)
+def entry_regex(entry: str, is_pattern: bool) -> re.Pattern[str]:
+    """A multiline regex whose matches are exactly the tags (one per line) that ``entry`` matches.
+
+    Example:
+        >>> bool(entry_regex("prod*", True).fullmatch("production"))
+        True
+        >>> bool(entry_regex("prod*", False).fullmatch("prod-1"))  # a prefix, not a glob
+        False
+        >>> bool(entry_regex("prod", False).fullmatch("prod-1"))
+        True
+    """
+    if not is_pattern:
+        return re.compile(f"^{re.escape(entry)}.*$", re.MULTILINE)
+    first, *middle_and_last = entry.split("*")
+    body = re.escape(first)
+    if middle_and_last:
+        *middle, last = middle_and_last
+        body += "".join(f"(?>.*?{re.escape(part)})" for part in middle)
+        body += f".*{re.escape(last)}"
+    return re.compile(f"^{body}$", re.MULTILINE)
+
+
+def entry_matches(entry: str, is_pattern: bool, tag: str) -> bool:
+    """Whether one prefix or pattern entry matches one tag.
+
+    Example:
+        >>> entry_matches("*prod*", True, "repo-production"), entry_matches("beta", False, "alpha")
+        (True, False)
+    """
+    return entry_regex(entry, is_pattern).fullmatch(tag) is not None
+
+
+def selection_matches(selection: Selection, tags: Sequence[str]) -> bool:
+    """Whether a rule's tag selection identifies an image with these tags (storage class aside).
+
+    Example:
+        >>> from bot.lifecycle.policy import Selection
+        >>> both = Selection.model_validate({"tagStatus": "tagged", "tagPatternList":
+        ...     ["alpha*", "beta*"], "countType": "imageCountMoreThan", "countNumber": 1})
+        >>> selection_matches(both, ["alpha-2", "beta-2"]), selection_matches(both, ["alpha-1"])
+        (True, False)
+    """
+    if selection.tag_status == "any":
+        return True
+    if selection.tag_status == "untagged":
+        return not tags
+    return bool(tags) and all(
+        any(entry_matches(entry, selection.uses_patterns, tag) for tag in tags)
+        for entry in selection.entries
+    )
+
+
+class TagIndex:
+    """All tags of a repository, indexed for matching one entry against every image at once.
+
+    Example:
+        >>> images = [Image("sha256:" + "a" * 64, ("v1", "prod"), 0.0),
+        ...           Image("sha256:" + "b" * 64, ("v2",), 0.0)]
+        >>> sorted(TagIndex(images).positions_matching("v", is_pattern=False))
+        [0, 1]
+    """
+
+    def __init__(self, images: Sequence[Image]) -> None:
+        self._owner: dict[str, int] = {}
+        for position, image in enumerate(images):
+            for tag in image.tags:
+                self._owner[tag] = position
+        self._joined = "\n".join(self._owner)
+        self._cache: dict[tuple[str, bool], frozenset[int]] = {}
+
+    def positions_matching(self, entry: str, is_pattern: bool) -> frozenset[int]:
+        """Positions of the images with at least one tag that ``entry`` matches."""
+        key = (entry, is_pattern)
+        cached = self._cache.get(key)
+        if cached is None:
+            owner = self._owner
+            if is_pattern and "*" not in entry:
+                cached = frozenset((owner[entry],)) if entry in owner else frozenset()
+            else:
+                matched = entry_regex(entry, is_pattern).findall(self._joined)
+                cached = frozenset(owner[tag] for tag in matched)
+            self._cache[key] = cached
+        return cached
+
+    def positions_selected(self, selection: Selection) -> frozenset[int]:
+        """Positions of the tagged images whose tags satisfy every entry of a tagged selection."""
+        result: frozenset[int] | None = None
+        for entry in selection.entries:
+            found = self.positions_matching(entry, selection.uses_patterns)
+            result = found if result is None else result & found
+            if not result:
+                break
+        return result or frozenset()
