@@ -78,9 +78,12 @@ def matching_tags(selection: Selection, tags: Iterable[str]) -> list[str]:
 def newest_by_family(selection: Selection, tags: Iterable[str]) -> dict[Family, list[Version]]:
     """The version-like tags a selection matches, grouped by family, oldest first."""
     families: dict[Family, list[Version]] = defaultdict(list)
-    for tag in matching_tags(selection, tags):
-        version = Version.of(tag)
-        if version is not None:
+    versions = [v for v in map(Version.of, tags) if v is not None]
+    if not versions:
+        return families
+    matched = set(matching_tags(selection, [v.tag for v in versions]))
+    for version in versions:
+        if version.tag in matched:
             families[version.family].append(version)
     for versions in families.values():
         versions.sort(key=lambda v: v.numbers)

@@ -23,6 +23,7 @@ from bot.lifecycle.timefmt import parse_instant
 MAX_PROBLEMS = 20
 MAX_TAG_LENGTH = 300
 _DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
+_NOT_IN_TAGS = re.compile(r"[\s\x00-\x1f]")
 _STATUSES = {status.value: status for status in ImageStatus}
 
 
@@ -47,7 +48,7 @@ def tag_problem(tag: object) -> str | None:
         return f"a tag must be a string, not {type(tag).__name__}"
     if not tag or len(tag) > MAX_TAG_LENGTH:
         return f"a tag must have 1 to {MAX_TAG_LENGTH} characters"
-    if any(char.isspace() or ord(char) < 32 for char in tag):
+    if _NOT_IN_TAGS.search(tag):
         return f'tag "{tag}" contains whitespace or control characters'
     return None
 
@@ -86,42 +87,49 @@ def parse_describe_images(text: str) -> list[Image]:
     collector = _Collector()
     images = [
         image
-        for path, detail in _image_details(text)
-        if (image := _image(detail, path, collector)) is not None
+        for where, detail in _image_details(text)
+        if (image := _image(detail, where, collector)) is not None
     ]
     _check_unique(images, collector)
     collector.raise_if_any()
     return images
 
 
-def _image_details(text: str) -> Iterator[tuple[str, Any]]:
+Where = tuple[str, int | None]  # (path of the list, index in it): the path is built on error only
+
+
+def _path(where: Where, key: str | None = None) -> str:
+    base, index = where
+    path = join_path(base, index) if index is not None else base
+    return join_path(path, key) if key else path
+
+
+def _image_details(text: str) -> Iterator[tuple[Where, Any]]:
     for prefix, document in documents(text):
+        root = prefix.removesuffix(": ")
         if isinstance(document, dict):
-            yield from _page(document, prefix.removesuffix(": ") if prefix else "")
+            yield from _page(document, root)
         elif isinstance(document, list):
             for index, item in enumerate(document):
-                path = f"{prefix}[{index}]"
                 if isinstance(item, dict) and "imageDetails" in item:
-                    yield from _page(item, path)
+                    yield from _page(item, join_path(root, index))
                 else:
-                    yield path, item
+                    yield (root, index), item
         else:
             raise InputError.single(
-                prefix.removesuffix(": "),
-                "expected describe-images output: an object with imageDetails",
+                root, "expected describe-images output: an object with imageDetails"
             )
 
 
-def _page(page: dict[str, Any], path: str) -> Iterator[tuple[str, Any]]:
+def _page(page: dict[str, Any], path: str) -> Iterator[tuple[Where, Any]]:
+    base = join_path(path, "imageDetails")
     details = page.get("imageDetails")
     if not isinstance(details, list):
-        where = join_path(path, "imageDetails") if path else "imageDetails"
         raise InputError.single(
-            where, "missing or not a list; expected `aws ecr describe-images` output"
+            base, "missing or not a list; expected `aws ecr describe-images` output"
         )
-    base = join_path(path, "imageDetails") if path else "imageDetails"
     for index, detail in enumerate(details):
-        yield f"{base}[{index}]", detail
+        yield (base, index), detail
 
 
 class _Collector:
@@ -146,62 +154,80 @@ class _Collector:
             raise InputError(self.problems)
 
 
-def _image(detail: Any, path: str, problems: _Collector) -> Image | None:
-    if not isinstance(detail, dict):
-        problems.add(path, "an image detail must be a JSON object")
+def _image(detail: Any, where: Where, problems: _Collector) -> Image | None:
+    """Build an Image from one ImageDetail; on bad input record every problem and return None."""
+    try:
+        image = _image_fast(detail)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        image = None
+    if image is None:
+        _image_problems(detail, where, problems)
+    return image
+
+
+def _image_fast(detail: dict[str, Any]) -> Image | None:
+    """The common case, without building error paths: None when anything is off."""
+    digest = detail["imageDigest"]
+    tags = detail.get("imageTags") or ()
+    if not (type(digest) is str and _DIGEST.fullmatch(digest)) or not all(map(_is_tag, tags)):
         return None
-    before = problems.count
-    digest = detail.get("imageDigest")
-    if not is_digest(digest):
-        problems.add(join_path(path, "imageDigest"), "must be sha256: followed by 64 hex digits")
-    tags = _tags(detail.get("imageTags"), join_path(path, "imageTags"), problems)
-    pushed = _time(detail.get("imagePushedAt"), join_path(path, "imagePushedAt"), problems, True)
-    pulled, archived, activated = (
-        _time(detail.get(key), join_path(path, key), problems, False)
-        for key in ("lastRecordedPullTime", "lastArchivedAt", "lastActivatedAt")
-    )
-    status = detail.get("imageStatus", "ACTIVE")
-    if status not in _STATUSES:
-        problems.add(join_path(path, "imageStatus"), "must be ACTIVE, ARCHIVED or ACTIVATING")
+    status = _STATUSES[detail.get("imageStatus", "ACTIVE")]
     media_type = detail.get("imageManifestMediaType")
-    if media_type is not None and not isinstance(media_type, str):
-        problems.add(join_path(path, "imageManifestMediaType"), "must be a string")
-    if problems.count > before or pushed is None or not isinstance(digest, str):
+    if media_type is not None and type(media_type) is not str:
         return None
     return Image(
         digest=digest,
-        tags=tags,
-        pushed_at=pushed,
-        last_pulled_at=pulled,
-        status=_STATUSES[status],
-        last_archived_at=archived,
-        last_activated_at=activated,
+        tags=tuple(tags),
+        pushed_at=parse_instant(detail["imagePushedAt"]),
+        last_pulled_at=_optional_instant(detail.get("lastRecordedPullTime")),
+        status=status,
+        last_archived_at=_optional_instant(detail.get("lastArchivedAt")),
+        last_activated_at=_optional_instant(detail.get("lastActivatedAt")),
         media_type=media_type,
     )
 
 
-def _tags(value: Any, path: str, problems: _Collector) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    if not isinstance(value, list):
-        problems.add(path, "must be a list of tags")
-        return ()
-    for index, tag in enumerate(value):
+def _is_tag(tag: object) -> bool:
+    return type(tag) is str and 0 < len(tag) <= MAX_TAG_LENGTH and _NOT_IN_TAGS.search(tag) is None
+
+
+def _optional_instant(value: object) -> float | None:
+    return None if value is None else parse_instant(value)
+
+
+def _image_problems(detail: Any, where: Where, problems: _Collector) -> None:
+    if not isinstance(detail, dict):
+        problems.add(_path(where), "an image detail must be a JSON object")
+        return
+    before = problems.count
+    if not is_digest(detail.get("imageDigest")):
+        problems.add(_path(where, "imageDigest"), "must be sha256: followed by 64 hex digits")
+    tags = detail.get("imageTags")
+    if tags is not None and not isinstance(tags, list):
+        problems.add(_path(where, "imageTags"), "must be a list of tags")
+    for index, tag in enumerate(tags if isinstance(tags, list) else ()):
         if (problem := tag_problem(tag)) is not None:
-            problems.add(join_path(path, index), problem)
-    return tuple(value)
+            problems.add(join_path(_path(where, "imageTags"), index), problem)
+    for key in ("imagePushedAt", "lastRecordedPullTime", "lastArchivedAt", "lastActivatedAt"):
+        _check_time(detail.get(key), _path(where, key), problems, key == "imagePushedAt")
+    if detail.get("imageStatus", "ACTIVE") not in _STATUSES:
+        problems.add(_path(where, "imageStatus"), "must be ACTIVE, ARCHIVED or ACTIVATING")
+    media_type = detail.get("imageManifestMediaType")
+    if media_type is not None and not isinstance(media_type, str):
+        problems.add(_path(where, "imageManifestMediaType"), "must be a string")
+    if problems.count == before:
+        problems.add(_path(where), "not a valid image detail")
 
 
-def _time(value: Any, path: str, problems: _Collector, required: bool) -> float | None:
+def _check_time(value: Any, path: str, problems: _Collector, required: bool) -> None:
     if value is None:
         if required:
             problems.add(path, "required (the time the image was first pushed)")
-        return None
+        return
     try:
-        return parse_instant(value)
+        parse_instant(value)
     except ValueError as exc:
         problems.add(path, str(exc))
-        return None
 
 
 def _check_unique(images: list[Image], problems: _Collector) -> None:

@@ -88,10 +88,9 @@ class TagIndex:
     """
 
     def __init__(self, images: Sequence[Image]) -> None:
-        self._owner: dict[str, int] = {}
-        for position, image in enumerate(images):
-            for tag in image.tags:
-                self._owner[tag] = position
+        self._owner: dict[str, int] = {
+            tag: position for position, image in enumerate(images) for tag in image.tags
+        }
         self._joined = "\n".join(self._owner)
         self._cache: dict[tuple[str, bool], frozenset[int]] = {}
 
@@ -105,7 +104,7 @@ class TagIndex:
                 cached = frozenset((owner[entry],)) if entry in owner else frozenset()
             else:
                 matched = entry_regex(entry, is_pattern).findall(self._joined)
-                cached = frozenset(owner[tag] for tag in matched)
+                cached = frozenset(map(owner.__getitem__, matched))
             self._cache[key] = cached
         return cached
 
