@@ -117,3 +117,81 @@ class TagIndex:
             if not result:
                 break
         return result or frozenset()
+
+
+def _as_glob(entry: str, is_pattern: bool) -> str | None:
+    """A prefix entry as the equivalent glob; None when a literal ``*`` makes that impossible."""
+    if is_pattern:
+        return entry
+    return None if "*" in entry else entry + "*"
+
+
+_MAX_CONTAINMENT_CELLS = 1_000_000
+
+
+@lru_cache(maxsize=4096)
+def glob_contains(outer: str, inner: str) -> bool:
+    """Whether every tag matching glob ``inner`` also matches glob ``outer`` (``*`` is special).
+
+    Decided by matching ``outer`` against ``inner`` where a ``*`` of ``inner`` can only be consumed
+    by a ``*`` of ``outer``. True is always right; for absurdly long entries it answers False
+    rather than spend the time.
+
+    Example:
+        >>> glob_contains("prod*", "prod-eu-*"), glob_contains("prod-*", "prod*")
+        (True, False)
+        >>> glob_contains("*", "anything"), glob_contains("a*c", "abc")
+        (True, True)
+    """
+    if (len(outer) + 1) * (len(inner) + 1) > _MAX_CONTAINMENT_CELLS:
+        return False
+    # below[i] holds the answer for (inner[i:], outer[j + 1:]) while row j is computed.
+    below = [i == len(inner) for i in range(len(inner) + 1)]
+    for j in range(len(outer) - 1, -1, -1):
+        row = [False] * (len(inner) + 1)
+        for i in range(len(inner), -1, -1):
+            if outer[j] == "*":
+                row[i] = below[i] or (i < len(inner) and row[i + 1])
+            else:
+                row[i] = (
+                    i < len(inner) and inner[i] != "*" and inner[i] == outer[j] and below[i + 1]
+                )
+        below = row
+    return below[0]
+
+
+def entry_contains(outer: str, outer_pattern: bool, inner: str, inner_pattern: bool) -> bool:
+    """Whether every tag that entry ``inner`` matches is also matched by entry ``outer``.
+
+    Example:
+        >>> entry_contains("prod", False, "prod-eu*", True), entry_contains("v1", False, "v*", True)
+        (True, False)
+    """
+    if not outer_pattern and not inner_pattern:
+        return inner.startswith(outer)
+    outer_glob, inner_glob = _as_glob(outer, outer_pattern), _as_glob(inner, inner_pattern)
+    if outer_glob is None or inner_glob is None:
+        return False
+    return glob_contains(outer_glob, inner_glob)
+
+
+def selection_contains(outer: Selection, inner: Selection) -> bool:
+    """Whether ``outer`` identifies every image ``inner`` identifies (same storage class assumed).
+
+    Example:
+        >>> from bot.lifecycle.policy import Selection
+        >>> def sel(**kw):
+        ...     return Selection.model_validate({"countType": "imageCountMoreThan",
+        ...                                      "countNumber": 1, **kw})
+        >>> selection_contains(sel(tagStatus="tagged", tagPrefixList=["v"]),
+        ...                    sel(tagStatus="tagged", tagPatternList=["v1.*", "latest"]))
+        True
+    """
+    if outer.tag_status == "any":
+        return True
+    if outer.tag_status == "untagged" or inner.tag_status != "tagged":
+        return outer.tag_status == inner.tag_status
+    return all(
+        any(entry_contains(o, outer.uses_patterns, i, inner.uses_patterns) for i in inner.entries)
+        for o in outer.entries
+    )

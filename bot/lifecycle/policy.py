@@ -25,7 +25,9 @@ TIME_COUNT_TYPES: frozenset[str] = frozenset(
     {"sinceImagePushed", "sinceImagePulled", "sinceImageTransitioned"}
 )
 
-_MODEL_CONFIG = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+_MODEL_CONFIG = ConfigDict(
+    extra="forbid", frozen=True, validate_by_name=True, validate_by_alias=True
+)
 
 
 class Selection(BaseModel):
