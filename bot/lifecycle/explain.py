@@ -136,6 +136,52 @@ class Explainer:
             return f"{text} {note}" if note else text
         return _age_reason(decision, rule, self.evaluation.now)
 
+    def brief(self, decision: Decision) -> tuple[str, str | None]:
+        """A short reason for a table that already names the rule, and the first-push note.
+
+        Example:
+            >>> from bot.lifecycle.parse import parse_policy
+            >>> from bot.lifecycle.evaluate import evaluate
+            >>> from bot.lifecycle.images import Image
+            >>> policy = parse_policy('''{"rules": [{"rulePriority": 1,
+            ...   "action": {"type": "expire"}, "selection": {"tagStatus": "any",
+            ...   "countType": "sinceImagePushed", "countUnit": "days", "countNumber": 14}}]}''')
+            >>> result = evaluate(policy, [Image("sha256:" + "a" * 64, (), 0.0)], now=20 * 86400.0)
+            >>> Explainer(result).brief(result.decisions[0])
+            ('pushed 20 days ago, more than 14 days', None)
+        """
+        rule = decision.rule
+        if rule is None:
+            return _no_rule(decision, self.evaluation), None
+        if decision.outcome is Outcome.BLOCKED:
+            held = ", ".join(d.removeprefix("sha256:")[:12] for d in decision.blocked_by)
+            return f"index {held} references it and stays (ImageReferencedByManifestList)", None
+        if rule.selection.is_count_rule:
+            return _count_brief(decision, rule), self.first_push.note(decision)
+        return _age_brief(decision, rule, self.evaluation.now), None
+
+
+def _count_brief(decision: Decision, rule: Rule) -> str:
+    position = f"number {(decision.rank or 0) + 1} of {decision.identified}"
+    if decision.acted:
+        return f"{position}, newest first; the rule keeps {rule.selection.count_number}"
+    headroom = decision.headroom or 0
+    if headroom == 0:
+        return f"{position}; the next matching push removes it"
+    pushes = "push" if headroom == 1 else "pushes"
+    return f"{position}; {headroom} more matching {pushes} before it goes"
+
+
+def _age_brief(decision: Decision, rule: Rule, now: float) -> str:
+    if decision.measured_from is None:
+        return "ECR reports no lastArchivedAt, so no age is known"
+    basis = _age_basis(decision, rule)
+    elapsed = human_duration(now - decision.measured_from)
+    days = _days(rule.selection.count_number)
+    if decision.acted:
+        return f"{basis} {elapsed} ago, more than {days}"
+    return f"{basis} {elapsed} ago; passes {days} at {human(decision.eligible_at or now)}"
+
 
 def _capital(text: str) -> str:
     return text[:1].upper() + text[1:]

@@ -256,19 +256,20 @@ def check_could_archive(policy: LifecyclePolicy) -> Iterator[Finding]:
         fixed = replace_rule(fixed, rule.rule_priority, [transition])
     if not any(r.selection.effective_storage_class == "archive" for r in fixed.rules):
         fixed = insert_rules(fixed, len(fixed.rules), [archive_rule])
-    for rule in expiring:
-        yield Finding(
-            "LG006",
-            Severity.INFO,
-            rule.rule_priority,
-            "could archive instead of deleting",
-            f"{_cap(rule_name(rule))} deletes images for good. Archived images cannot be pulled "
-            "either, but `ecr-lifeguard restore` brings them back within about 20 minutes.",
-            'Use "action": {"type": "transition", "targetStorageClass": "archive"} and delete from '
-            f"archive later with sinceImageTransitioned ≥ {MIN_DAYS_IN_ARCHIVE} days (archive "
-            f"bills at least {MIN_DAYS_IN_ARCHIVE} days). Fixed policy below.",
-            fixed,
-        )
+    names = ", ".join(rule_name(rule) for rule in expiring)
+    yield Finding(
+        "LG006",
+        Severity.INFO,
+        expiring[0].rule_priority,
+        "could archive instead of deleting",
+        f"{_cap(names)} delete{'s' if len(expiring) == 1 else ''} images for good. Archived "
+        "images cannot be pulled either, but `ecr-lifeguard restore` brings them back within "
+        "about 20 minutes.",
+        'Use "action": {"type": "transition", "targetStorageClass": "archive"} and delete from '
+        f"archive later with sinceImageTransitioned ≥ {MIN_DAYS_IN_ARCHIVE} days (archive bills "
+        f"at least {MIN_DAYS_IN_ARCHIVE} days). Fixed policy below.",
+        fixed,
+    )
 
 
 def check_literal_star_prefix(policy: LifecyclePolicy) -> Iterator[Finding]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.lifecycle.evaluate import Decision, Evaluation, Outcome
+from bot.lifecycle.decisions import MANIFEST_LIST_FAILURE, Decision, Evaluation, Outcome
 from bot.lifecycle.explain import Explainer, describe_rule
 from bot.lifecycle.timefmt import iso
 
@@ -85,8 +85,11 @@ def image_entry(decision: Decision, explainer: Explainer) -> dict[str, Any]:
     return entry
 
 
-def preview_document(evaluation: Evaluation) -> dict[str, Any]:
+def preview_document(evaluation: Evaluation, *, include_kept: bool = False) -> dict[str, Any]:
     """The whole JSON document ``ecr-lifeguard plan --format json`` prints.
+
+    ``images`` explains the images acted on and the blocked ones; with ``include_kept`` it
+    explains every image.
 
     Example:
         >>> from bot.lifecycle.parse import parse_policy
@@ -114,7 +117,7 @@ def preview_document(evaluation: Evaluation) -> dict[str, Any]:
                 "imageDigest": d.image.digest,
                 "imageTags": list(d.image.tags),
                 "appliedRulePriority": d.rule.rule_priority if d.rule else None,
-                "failureCode": "ImageReferencedByManifestList",
+                "failureCode": MANIFEST_LIST_FAILURE,
                 "failureReason": "Requested image referenced by manifest list: ["
                 + ", ".join(d.blocked_by)
                 + "]",
@@ -131,5 +134,9 @@ def preview_document(evaluation: Evaluation) -> dict[str, Any]:
             }
             for s in evaluation.rules
         ],
-        "images": [image_entry(d, explainer) for d in evaluation.decisions],
+        "images": [
+            image_entry(d, explainer)
+            for d in evaluation.decisions
+            if include_kept or d.outcome is not Outcome.KEEP
+        ],
     }

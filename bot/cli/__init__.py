@@ -1,0 +1,113 @@
+"""The ``ecr-lifeguard`` command line.
+
+Usage::
+
+    ecr-lifeguard plan --policy policy.json --images images.json [--now 2024-05-01T00:00:00Z]
+    ecr-lifeguard lint --policy policy.json [--format json] [--fail-on warning]
+
+Exit codes: 0 success, 1 upstream failure, 2 invalid input, 3 something found (see each command).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from bot import __version__
+from bot.cli.commands import run_lint, run_plan
+from bot.cli.exits import Exit
+from bot.cli.files import CliInputError
+
+Command = Callable[[argparse.Namespace], Exit]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for every sub-command.
+
+    Example:
+        >>> build_parser().parse_args(["lint", "--policy", "p.json"]).format
+        'text'
+    """
+    parser = argparse.ArgumentParser(
+        prog="ecr-lifeguard",
+        description="Stop ECR lifecycle policies from deleting images that services still need.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_plan(commands)
+    _add_lint(commands)
+    return parser
+
+
+def _add_plan(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    plan = commands.add_parser(
+        "plan",
+        help="show what a lifecycle policy will expire or archive, and why (offline)",
+        description="Evaluate a lifecycle policy against `aws ecr describe-images` output, "
+        "exactly as ECR would, and explain every decision.",
+    )
+    plan.add_argument(
+        "--policy",
+        required=True,
+        metavar="FILE",
+        help="the policy JSON, or `aws ecr get-lifecycle-policy` output; - for stdin",
+    )
+    plan.add_argument(
+        "--images",
+        required=True,
+        metavar="FILE",
+        help="`aws ecr describe-images` output (object, array of pages, or JSON lines)",
+    )
+    plan.add_argument(
+        "--manifests",
+        metavar="FILE",
+        help="`aws ecr batch-get-image` output for image indexes, to protect their children",
+    )
+    plan.add_argument(
+        "--now", metavar="ISO8601", help="evaluate at this instant instead of the current time"
+    )
+    plan.add_argument("--format", choices=["table", "json"], default="table")
+    plan.add_argument(
+        "--all", action="store_true", help="list kept images too, not only those near a rule"
+    )
+    plan.set_defaults(handler=run_plan)
+
+
+def _add_lint(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    lint = commands.add_parser(
+        "lint",
+        help="advice on a lifecycle policy beyond validity, with concrete fixes",
+        description="Check a lifecycle policy for rules that do not do what people mean.",
+    )
+    lint.add_argument("--policy", required=True, metavar="FILE", help="policy JSON; - for stdin")
+    lint.add_argument("--format", choices=["text", "json"], default="text")
+    lint.add_argument(
+        "--fail-on",
+        choices=["info", "warning", "error", "never"],
+        default="never",
+        help="exit 3 when a finding is at least this severe (for CI gates)",
+    )
+    lint.set_defaults(handler=run_lint)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit status.
+
+    Example:
+        >>> main(["plan", "--policy", "/nonexistent.json", "--images", "-"])
+        2
+    """
+    args = build_parser().parse_args(argv)
+    handler: Command = args.handler
+    try:
+        return int(handler(args))
+    except CliInputError as exc:
+        for line in exc.lines:
+            print(f"ecr-lifeguard: {line}", file=sys.stderr)
+        return int(Exit.INVALID_INPUT)
+    except KeyboardInterrupt:
+        print("ecr-lifeguard: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return int(Exit.OK)
