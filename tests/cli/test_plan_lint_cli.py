@@ -37,10 +37,10 @@ def plan(
     policy: str | Path = BLOG / "policy.json",
     images: str | Path = BLOG / "images.json",
     stdin: bytes | None = None,
-) -> subprocess.CompletedProcess[str]:  # noqa: E501
+) -> subprocess.CompletedProcess[str]:
     return run(
         "plan", "--policy", str(policy), "--images", str(images), "--now", NOW, *extra, stdin=stdin
-    )  # noqa: E501
+    )
 
 
 def assert_invalid(result: subprocess.CompletedProcess[str], *fragments: str) -> None:
@@ -116,7 +116,7 @@ def test_examples_are_real_cli_output(name: str) -> None:
             "examples/blog/images.json",
             "--now",
             NOW,
-        ],  # noqa: E501
+        ],
         "plan.json": [
             "plan",
             "--policy",
@@ -127,7 +127,7 @@ def test_examples_are_real_cli_output(name: str) -> None:
             NOW,
             "--format",
             "json",
-        ],  # noqa: E501
+        ],
         "lint.txt": ["lint", "--policy", "examples/blog/policy.json"],
         "lint.json": ["lint", "--policy", "examples/blog/policy.json", "--format", "json"],
     }[name]
@@ -206,7 +206,7 @@ def test_manifests_protect_children_of_a_kept_index(tmp_path: Path) -> None:
                 }
             ],
         }
-    )  # noqa: E501
+    )
     manifests = tmp_path / "manifests.json"
     manifests.write_text(
         json.dumps(
@@ -236,7 +236,7 @@ def test_manifests_protect_children_of_a_kept_index(tmp_path: Path) -> None:
                 ]
             }
         )
-    )  # noqa: E501
+    )
     without = plan("--format", "json", policy=policy, images=images)
     assert "unknown children" in without.stderr
     assert json.loads(without.stdout)["summary"]["expiringImageTotalCount"] == 1
@@ -295,7 +295,7 @@ def test_invalid_policy_names_rule_field_and_problem(tmp_path: Path) -> None:
                 "action": {"type": "expire"},
             }
         ]
-    }  # noqa: E501
+    }
     result = plan(policy=write(tmp_path, "policy.json", json.dumps(bad)))
     assert_invalid(
         result,
