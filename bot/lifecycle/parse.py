@@ -90,28 +90,47 @@ def policy_from_data(data: Any, text_length: int | None = None) -> LifecyclePoli
         ...
         bot.lifecycle.problems.InputError: rules: a policy needs at least one rule
     """
-    nulls = [Problem(path, "null is not allowed; omit the key instead") for path in _nulls(data)]
+    nulls = list(_nulls(data))
+    null_paths = {problem.path for problem in nulls}
+    try:
+        policy = LifecyclePolicy.model_validate(_without_nulls(data))
+    except ValidationError as exc:
+        shape = [p for p in _shape_problems(exc) if p.path not in null_paths]
+        raise InputError(_label_rules(data, nulls + shape)) from None
     if nulls:
         raise InputError(_label_rules(data, nulls))
-    try:
-        policy = LifecyclePolicy.model_validate(data)
-    except ValidationError as exc:
-        raise InputError(_label_rules(data, _shape_problems(exc))) from None
     problems = check_policy(policy, text_length)
     if problems:
         raise InputError(problems)
     return policy
 
 
-def _nulls(value: Any, path: str = "") -> Iterator[str]:
-    if value is None:
-        yield path or "(document)"
+def _nulls(value: Any, path: str = "") -> Iterator[Problem]:
+    if value is None and not path:
+        yield Problem("(document)", "the document is null; expected a policy object")
     elif isinstance(value, dict):
         for key, item in value.items():
-            yield from _nulls(item, join_path(path, key))
+            child = join_path(path, key)
+            if item is None:
+                yield Problem(child, "null is not allowed; omit the key instead")
+            else:
+                yield from _nulls(item, child)
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            yield from _nulls(item, join_path(path, index))
+            child = join_path(path, index)
+            if item is None:
+                yield Problem(child, "null is not allowed here; expected a value")
+            else:
+                yield from _nulls(item, child)
+
+
+def _without_nulls(value: Any) -> Any:
+    """The same JSON with null members dropped, so shape checks report everything else."""
+    if isinstance(value, dict):
+        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_nulls(v) for v in value]
+    return value
 
 
 def _shape_problems(exc: ValidationError) -> list[Problem]:
@@ -121,23 +140,32 @@ def _shape_problems(exc: ValidationError) -> list[Problem]:
         path = ""
         for key in loc:
             path = join_path(path, key)
-        problems.append(Problem(path or "(document)", _message(error["type"], error["msg"], loc)))
+        message = _message(error["type"], error["msg"], loc, error.get("input"))
+        problems.append(Problem(path or "(document)", message))
     return problems
 
 
-def _message(kind: str, default: str, loc: tuple[Any, ...]) -> str:
+def _message(kind: str, default: str, loc: tuple[Any, ...], given: Any) -> str:
     if kind == "extra_forbidden":
         allowed = _KNOWN_KEYS.get(_context(loc[:-1]), [])
         return f"unknown key; allowed keys here are {', '.join(allowed)}"
     if kind == "missing":
         return "required"
     if kind in {"model_type", "model_attributes_type"}:
-        return "must be a JSON object"
+        return f"must be a JSON object, not {_json_type(given)}"
     if kind in {"tuple_type", "list_type"}:
-        return "must be a JSON array"
+        return f"must be a JSON array, not {_json_type(given)}"
     if kind == "int_type":
-        return "must be a whole number"
+        if isinstance(given, float) and given.is_integer():
+            return f"must be a JSON integer ({int(given)}, not {given})"
+        return f"must be a JSON integer, not {_json_type(given)}"
     return default[0].lower() + default[1:] if default else kind
+
+
+def _json_type(value: Any) -> str:
+    names = {bool: "a boolean", int: "a number", float: "a number", str: "a string"}
+    names |= {list: "an array", dict: "an object"}
+    return names.get(type(value), "null")
 
 
 def _context(loc: tuple[Any, ...]) -> str:

@@ -25,9 +25,9 @@ TIME_COUNT_TYPES: frozenset[str] = frozenset(
     {"sinceImagePushed", "sinceImagePulled", "sinceImageTransitioned"}
 )
 
-_MODEL_CONFIG = ConfigDict(
-    extra="forbid", frozen=True, validate_by_name=True, validate_by_alias=True
-)
+# Only the AWS (alias) names are accepted as input: a policy using Python field names would fail
+# at PutLifecyclePolicy, so it must fail here too.
+_MODEL_CONFIG = ConfigDict(extra="forbid", frozen=True, validate_by_name=False)
 
 
 class Selection(BaseModel):
