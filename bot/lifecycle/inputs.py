@@ -330,3 +330,19 @@ def attach_children(images: list[Image], children: dict[str, tuple[str, ...]]) -
         replace(image, children=children[image.digest]) if image.digest in children else image
         for image in images
     ]
+
+
+def image_from_detail(detail: Any) -> Image:
+    """One ``ImageDetail`` (as botocore returns it, datetimes included) as an :class:`Image`.
+
+    Example:
+        >>> from datetime import datetime, timezone
+        >>> image_from_detail({"imageDigest": "sha256:" + "a" * 64,
+        ...     "imagePushedAt": datetime(2024, 1, 1, tzinfo=timezone.utc)}).pushed_at
+        1704067200.0
+    """
+    collector = _Collector()
+    image = _image(detail, ("imageDetail", None), collector)
+    collector.raise_if_any()
+    assert image is not None
+    return image

@@ -15,7 +15,9 @@ _MILLISECONDS_THRESHOLD = 100_000_000_000
 
 
 def parse_instant(value: object) -> float:
-    """Parse an ISO 8601 string or epoch number (seconds, or milliseconds) into epoch seconds.
+    """Parse an ISO 8601 string, a datetime (as botocore returns) or an epoch number.
+
+    Epoch numbers are seconds, or milliseconds when they are too large to be seconds.
 
     A string without a zone is taken as UTC. Raises ``ValueError`` with a readable message.
 
@@ -34,6 +36,9 @@ def parse_instant(value: object) -> float:
         return number / 1000 if number > _MILLISECONDS_THRESHOLD else number
     if isinstance(value, str):
         return _parse_iso(value)
+    if isinstance(value, datetime):
+        moment = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+        return moment.timestamp()
     raise ValueError(f"expected an ISO 8601 string or epoch seconds, got {type(value).__name__}")
 
 

@@ -1,0 +1,1 @@
+"""Adapters for AWS: ECR, ECS, Lambda, CloudTrail and STS behind small typed interfaces."""

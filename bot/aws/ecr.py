@@ -1,0 +1,217 @@
+"""The ECR adapter: repositories, images, lifecycle policies and manifests of one registry.
+
+Every read uses the fewest calls ECR allows: ``DescribeRepositories`` and ``DescribeImages`` page
+by 1,000, ``BatchGetImage`` fetches 100 index manifests at a time, nothing is called per image.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from bot.aws.clients import AwsClients, AwsTarget
+from bot.errors import NotFound, UpstreamError
+from bot.lifecycle.images import INDEX_MEDIA_TYPES, Image
+from bot.lifecycle.inputs import image_from_detail
+from bot.lifecycle.problems import InputError
+from bot.refs import RepositoryKey
+
+PAGE_SIZE = 1000
+BATCH_GET_LIMIT = 100
+ACCEPTED_MANIFEST_TYPES = [
+    "application/vnd.oci.image.index.v1+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.docker.distribution.manifest.v2+json",
+    "application/vnd.docker.distribution.manifest.v1+json",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Repository:
+    """One ECR repository and the settings that matter to lifecycle and retagging."""
+
+    key: RepositoryKey
+    arn: str
+    uri: str
+    tag_mutability: str = "MUTABLE"
+    mutability_exclusions: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Manifest:
+    """A manifest exactly as ECR stores it (the bytes matter: they define the digest)."""
+
+    digest: str
+    text: str
+    media_type: str | None
+
+
+class EcrRegistry:
+    """Reads (and, for the bot, writes) one registry: an account in a region.
+
+    Example::
+
+        async with AwsClients(settings.aws) as aws:
+            registry = EcrRegistry(aws, target)
+            for repository in await registry.repositories():
+                text = await registry.lifecycle_policy_text(repository)
+    """
+
+    def __init__(self, aws: AwsClients, target: AwsTarget) -> None:
+        self.aws = aws
+        self.target = target
+
+    @property
+    def label(self) -> str:
+        """How messages name this registry."""
+        return self.target.label
+
+    async def repositories(self) -> list[Repository]:
+        """Every repository of the registry."""
+        found: list[Repository] = []
+        async for page in self.aws.paginate(
+            self.target, "ecr", "describe_repositories", PaginationConfig={"PageSize": PAGE_SIZE}
+        ):
+            found.extend(self._repository(item) for item in page.get("repositories", []))
+        return found
+
+    async def repository(self, name: str) -> Repository | None:
+        """One repository by name, or None when it does not exist."""
+        try:
+            page = await self.aws.call(
+                self.target, "ecr", "describe_repositories", repositoryNames=[name]
+            )
+        except NotFound:
+            return None
+        items = page.get("repositories", [])
+        return self._repository(items[0]) if items else None
+
+    def _repository(self, item: dict[str, Any]) -> Repository:
+        exclusions = tuple(
+            f.get("filter", "") for f in item.get("imageTagMutabilityExclusionFilters", [])
+        )
+        return Repository(
+            key=RepositoryKey(item["registryId"], self.target.region, item["repositoryName"]),
+            arn=item.get("repositoryArn", ""),
+            uri=item.get("repositoryUri", ""),
+            tag_mutability=item.get("imageTagMutability", "MUTABLE"),
+            mutability_exclusions=exclusions,
+        )
+
+    async def lifecycle_policy_text(self, repository: Repository) -> str | None:
+        """The repository's lifecycle policy JSON, or None when it has none."""
+        try:
+            response = await self.aws.call(
+                self.target, "ecr", "get_lifecycle_policy", **self._ids(repository)
+            )
+        except NotFound as exc:
+            if exc.code == "LifecyclePolicyNotFoundException":
+                return None
+            raise
+        text = response.get("lifecyclePolicyText")
+        return text if isinstance(text, str) else None
+
+    async def images(self, repository: Repository) -> list[Image]:
+        """Every image, archived ones included (``imageStatus=ANY``), 1,000 per call."""
+        images: list[Image] = []
+        async for page in self.aws.paginate(
+            self.target,
+            "ecr",
+            "describe_images",
+            filter={"imageStatus": "ANY"},
+            PaginationConfig={"PageSize": PAGE_SIZE},
+            **self._ids(repository),
+        ):
+            for detail in page.get("imageDetails", []):
+                images.append(self._image(detail, repository))
+        return images
+
+    def _image(self, detail: dict[str, Any], repository: Repository) -> Image:
+        try:
+            return image_from_detail(detail)
+        except InputError as exc:
+            raise UpstreamError(
+                "ecr",
+                "DescribeImages",
+                "UnexpectedResponse",
+                f"{repository.key.name}: {exc}",
+                region=self.target.region,
+            ) from exc
+
+    async def manifests(self, repository: Repository, digests: Sequence[str]) -> list[Manifest]:
+        """The stored manifests of these digests (100 per call); missing ones are left out."""
+        found: list[Manifest] = []
+        for start in range(0, len(digests), BATCH_GET_LIMIT):
+            batch = digests[start : start + BATCH_GET_LIMIT]
+            response = await self.aws.call(
+                self.target,
+                "ecr",
+                "batch_get_image",
+                imageIds=[{"imageDigest": digest} for digest in batch],
+                acceptedMediaTypes=ACCEPTED_MANIFEST_TYPES,
+                **self._ids(repository),
+            )
+            for image in response.get("images", []):
+                found.append(
+                    Manifest(
+                        image["imageId"]["imageDigest"],
+                        image["imageManifest"],
+                        image.get("imageManifestMediaType"),
+                    )
+                )
+        return found
+
+    async def index_children(
+        self, repository: Repository, images: Sequence[Image]
+    ) -> dict[str, tuple[str, ...]]:
+        """For each image index among ``images``, the digests of its platform images."""
+        indexes = [
+            i.digest for i in images if i.media_type in INDEX_MEDIA_TYPES and i.status == "ACTIVE"
+        ]
+        children = {}
+        for manifest in await self.manifests(repository, indexes) if indexes else []:
+            kids = manifest_children(manifest.text)
+            if kids:
+                children[manifest.digest] = kids
+        return children
+
+    async def repository_policy_text(self, repository: Repository) -> str | None:
+        """The repository policy JSON, or None when the repository has none."""
+        try:
+            response = await self.aws.call(
+                self.target, "ecr", "get_repository_policy", **self._ids(repository)
+            )
+        except NotFound as exc:
+            if exc.code == "RepositoryPolicyNotFoundException":
+                return None
+            raise
+        text = response.get("policyText")
+        return text if isinstance(text, str) else None
+
+    @staticmethod
+    def _ids(repository: Repository) -> dict[str, str]:
+        return {"registryId": repository.key.registry, "repositoryName": repository.key.name}
+
+
+def manifest_children(text: str) -> tuple[str, ...]:
+    """The digests an image index lists; empty for a plain image manifest or unreadable text.
+
+    Example:
+        >>> manifest_children('{"manifests": [{"digest": "sha256:' + "a" * 64 + '"}]}')[0][:9]
+        'sha256:aa'
+    """
+    try:
+        manifest = json.loads(text)
+    except ValueError:
+        return ()
+    listed = manifest.get("manifests") if isinstance(manifest, dict) else None
+    if not isinstance(listed, list):
+        return ()
+    return tuple(
+        item["digest"]
+        for item in listed
+        if isinstance(item, dict) and isinstance(item.get("digest"), str)
+    )

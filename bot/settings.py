@@ -1,0 +1,188 @@
+"""Settings: the only reader of the environment and of the configuration file.
+
+Values come from, in order of precedence: explicit arguments, environment variables
+(``LIFEGUARD_<SECTION>__<FIELD>``, JSON for lists), the YAML file named by ``LIFEGUARD_CONFIG``, and
+the defaults below. AWS itself is configured the standard way (``AWS_PROFILE``, ``AWS_REGION``,
+the credential chain, ``AWS_ENDPOINT_URL`` and ``AWS_ENDPOINT_URL_<SERVICE>``); these settings only
+add what the SDK has no variable for: extra accounts (assumed roles), several regions, limits.
+
+Example configuration file::
+
+    aws:
+      regions: [eu-west-1, us-east-1]
+      accounts:
+        - {}                                   # the default credentials
+        - role_arn: arn:aws:iam::222222222222:role/lifeguard-read
+          regions: [eu-west-1]
+    kubernetes:
+      contexts: [prod-eks]
+    inventory:
+      static_references: /etc/lifeguard/references.yaml
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+from bot.errors import ConfigError
+from bot.refs import is_valid_region
+
+CONFIG_ENV = "LIFEGUARD_CONFIG"
+_SECTION = ConfigDict(extra="forbid")
+
+
+class AwsAccount(BaseModel):
+    """One AWS account to scan: the default credentials, a profile, or a role to assume."""
+
+    model_config = _SECTION
+
+    name: str | None = None
+    profile: str | None = None
+    role_arn: str | None = Field(default=None, pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/.+$")
+    external_id: str | None = None
+    regions: list[str] | None = None
+
+    @field_validator("regions")
+    @classmethod
+    def _regions_exist(cls, regions: list[str] | None) -> list[str] | None:
+        return _check_regions(regions) if regions is not None else None
+
+
+class AwsSettings(BaseModel):
+    """Accounts, regions and limits for AWS calls."""
+
+    model_config = _SECTION
+
+    regions: list[str] = Field(default_factory=list)
+    accounts: list[AwsAccount] = Field(default_factory=lambda: [AwsAccount()])
+    max_concurrency: int = Field(default=8, ge=1, le=100)
+    max_attempts: int = Field(default=5, ge=1, le=20)
+    connect_timeout: float = Field(default=5.0, gt=0)
+    read_timeout: float = Field(default=30.0, gt=0)
+
+    @field_validator("regions")
+    @classmethod
+    def _regions_exist(cls, regions: list[str]) -> list[str]:
+        return _check_regions(regions)
+
+    def default_regions(self) -> list[str]:
+        """The configured regions, else the SDK's region (``AWS_REGION``/``AWS_DEFAULT_REGION``)."""
+        if self.regions:
+            return self.regions
+        region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+        return [region] if region else []
+
+
+class KubernetesSettings(BaseModel):
+    """Which clusters to inventory: kubeconfig contexts, or the cluster the bot runs in."""
+
+    model_config = _SECTION
+
+    enabled: bool = False
+    in_cluster: bool = False
+    kubeconfig: str | None = None
+    contexts: list[str] = Field(default_factory=list)
+    rollback_revisions: int = Field(default=3, ge=0, le=100)
+
+
+class InventorySettings(BaseModel):
+    """Which sources of in-use images to read."""
+
+    model_config = _SECTION
+
+    ecs: bool = True
+    ecs_task_definition_revisions: int = Field(default=3, ge=0, le=100)
+    lambda_functions: bool = Field(default=True, alias="lambda")
+    lambda_versions: int = Field(default=3, ge=0, le=100)
+    static_references: Path | None = None
+
+
+class ScanSettings(BaseModel):
+    """What a scan looks at, and how far ahead."""
+
+    model_config = _SECTION
+
+    repositories: list[str] = Field(default_factory=lambda: ["*"])
+    horizon_days: float = Field(default=7.0, ge=0, le=365)
+    push_margin: int = Field(default=2, ge=0, le=1000)
+
+
+class Settings(BaseSettings):
+    """Everything ECR Lifeguard can be configured with.
+
+    Example:
+        >>> Settings(aws={"regions": ["eu-west-1"]}).aws.regions
+        ['eu-west-1']
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix="LIFEGUARD_", env_nested_delimiter="__", extra="forbid", populate_by_name=True
+    )
+
+    aws: AwsSettings = Field(default_factory=AwsSettings)
+    kubernetes: KubernetesSettings = Field(default_factory=KubernetesSettings)
+    inventory: InventorySettings = Field(default_factory=InventorySettings)
+    scan: ScanSettings = Field(default_factory=ScanSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Explicit values, then the environment, then the ``LIFEGUARD_CONFIG`` YAML file."""
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = os.environ.get(CONFIG_ENV)
+        if config_file:
+            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=config_file))
+        return tuple(sources)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build the settings, or raise :class:`ConfigError` with one line per bad setting.
+
+    Example:
+        >>> load_settings(aws={"regions": ["moon-1"]})
+        Traceback (most recent call last):
+        ...
+        bot.errors.ConfigError: setting aws.regions: "moon-1" is not an AWS region name
+    """
+    config_file = os.environ.get(CONFIG_ENV)
+    if config_file and not Path(config_file).is_file():
+        raise ConfigError(f"{CONFIG_ENV}: {config_file} is not a readable file")
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise ConfigError(describe_validation_error(exc)) from None
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{CONFIG_ENV}: cannot read {config_file}: {exc}") from None
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """One line per problem: ``setting section.field: what is wrong``."""
+    lines = []
+    for error in exc.errors(include_url=False):
+        path = ".".join(str(part) for part in error["loc"])
+        message = error["msg"].removeprefix("Value error, ")
+        lines.append(f"setting {path}: {message}")
+    return "\n".join(lines)
+
+
+def _check_regions(regions: list[str]) -> list[str]:
+    for region in regions:
+        if not is_valid_region(region):
+            raise ValueError(f'"{region}" is not an AWS region name')
+    return regions
