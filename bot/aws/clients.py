@@ -143,7 +143,7 @@ class AwsClients:
     async def __aexit__(self, *exc_info: object) -> None:
         await self._stack.aclose()
 
-    async def call(self, target: AwsTarget, service: str, operation: str, **params: Any) -> Any:
+    async def call(self, target: AwsTarget, service: str, operation: str, /, **params: Any) -> Any:
         """Call one operation (snake_case name) and return its response dict.
 
         Errors are raised as :mod:`bot.errors` types.
@@ -155,7 +155,7 @@ class AwsClients:
             )
 
     async def paginate(
-        self, target: AwsTarget, service: str, operation: str, **params: Any
+        self, target: AwsTarget, service: str, operation: str, /, **params: Any
     ) -> AsyncIterator[dict[str, Any]]:
         """Yield the pages of a paginated operation, one request at a time within the limits."""
         client = await self.client(target, service)

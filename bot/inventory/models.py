@@ -12,6 +12,9 @@ from enum import IntEnum
 
 from bot.refs import ImageRef, RepositoryKey
 
+# The tag (ECS, Lambda) or annotation (Kubernetes) that names the Slack channel owning a workload.
+CHANNEL_TAG = "ecr-lifeguard/channel"
+
 
 class UseKind(IntEnum):
     """How an image is used; a higher value is a more urgent use.

@@ -17,11 +17,14 @@ however the wildcards are placed.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections.abc import Sequence
 from functools import lru_cache
 
 from bot.lifecycle.images import Image
 from bot.lifecycle.policy import Selection
+
+_AFTER_EVERY_CHARACTER = chr(0x10FFFF)
 
 
 @lru_cache(maxsize=1024)
@@ -91,7 +94,8 @@ class TagIndex:
         self._owner: dict[str, int] = {
             tag: position for position, image in enumerate(images) for tag in image.tags
         }
-        self._joined = "\n".join(self._owner)
+        self._sorted: list[str] | None = None
+        self._joined: str | None = None
         self._cache: dict[tuple[str, bool], frozenset[int]] = {}
 
     def positions_matching(self, entry: str, is_pattern: bool) -> frozenset[int]:
@@ -99,14 +103,35 @@ class TagIndex:
         key = (entry, is_pattern)
         cached = self._cache.get(key)
         if cached is None:
-            owner = self._owner
-            if is_pattern and "*" not in entry:
-                cached = frozenset((owner[entry],)) if entry in owner else frozenset()
-            else:
-                matched = entry_regex(entry, is_pattern).findall(self._joined)
-                cached = frozenset(map(owner.__getitem__, matched))
+            cached = frozenset(map(self._owner.__getitem__, self._matching_tags(entry, is_pattern)))
             self._cache[key] = cached
         return cached
+
+    def _matching_tags(self, entry: str, is_pattern: bool) -> list[str]:
+        if not self._owner:
+            return []
+        if not is_pattern:
+            return self._with_prefix(entry)
+        head, star, rest = entry.partition("*")
+        if not star:
+            return [entry] if entry in self._owner else []
+        if not rest:
+            return self._with_prefix(head)
+        regex = entry_regex(entry, is_pattern=True)
+        if head:
+            # Only tags that start with the literal head can match: narrow first, then match.
+            return [tag for tag in self._with_prefix(head) if regex.fullmatch(tag)]
+        if self._joined is None:
+            self._joined = "\n".join(self._owner)
+        return regex.findall(self._joined)
+
+    def _with_prefix(self, prefix: str) -> list[str]:
+        """Every tag that starts with ``prefix``: a contiguous run of the sorted tags."""
+        if self._sorted is None:
+            self._sorted = sorted(self._owner)
+        start = bisect_left(self._sorted, prefix)
+        end = bisect_left(self._sorted, prefix + _AFTER_EVERY_CHARACTER, lo=start)
+        return self._sorted[start:end]
 
     def positions_selected(self, selection: Selection) -> frozenset[int]:
         """Positions of the tagged images whose tags satisfy every entry of a tagged selection."""

@@ -1,0 +1,1 @@
+"""why-missing: the verdict (pure) and the investigation that gathers its facts."""
