@@ -22,7 +22,7 @@ import fnmatch
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol, TypeVar
 
 from bot.errors import LifeguardError
 from bot.inventory.models import ImageUse
@@ -51,7 +51,10 @@ class Repo(Protocol):
         ...
 
 
-class Registry(Protocol):
+R = TypeVar("R", bound=Repo)
+
+
+class Registry(Protocol[R]):
     """The read side of one ECR registry (see :class:`bot.aws.ecr.EcrRegistry`)."""
 
     @property
@@ -59,20 +62,20 @@ class Registry(Protocol):
         """How messages name the registry."""
         ...
 
-    async def repositories(self) -> Sequence[Repo]:
+    async def repositories(self) -> Sequence[R]:
         """Every repository."""
         ...
 
-    async def lifecycle_policy_text(self, repository: Repo) -> str | None:
+    async def lifecycle_policy_text(self, repository: R) -> str | None:
         """The current lifecycle policy JSON, or None."""
         ...
 
-    async def images(self, repository: Repo) -> list[Image]:
+    async def images(self, repository: R) -> list[Image]:
         """Every image, archived ones included."""
         ...
 
     async def index_children(
-        self, repository: Repo, images: Sequence[Image]
+        self, repository: R, images: Sequence[Image]
     ) -> dict[str, tuple[str, ...]]:
         """Child digests of the image indexes among ``images``."""
         ...
@@ -130,7 +133,7 @@ ProgressCallback = Callable[[str, int, int], None]
 
 
 async def scan(
-    registries: Sequence[Registry],
+    registries: Sequence[Registry[Any]],
     inventory: Inventory,
     options: ScanOptions,
     progress: ProgressCallback | None = None,
@@ -140,7 +143,7 @@ async def scan(
     ``progress(label, done, total)`` is called as repositories finish.
     """
     failures: list[str] = []
-    work: list[tuple[Registry, Repo]] = []
+    work: list[tuple[Registry[Any], Any]] = []
     listings = await asyncio.gather(*(r.repositories() for r in registries), return_exceptions=True)
     for registry, listing in zip(registries, listings, strict=True):
         if isinstance(listing, LifeguardError):
@@ -153,7 +156,7 @@ async def scan(
     semaphore = asyncio.Semaphore(REPOSITORY_CONCURRENCY)
     done = 0
 
-    async def one(registry: Registry, repo: Repo) -> RepositoryResult:
+    async def one(registry: Registry[Any], repo: Any) -> RepositoryResult:
         nonlocal done
         async with semaphore:
             result = await _scan_repository(registry, repo, uses, options)
@@ -198,7 +201,7 @@ def uses_for(key: RepositoryKey, index: UsesIndex) -> list[ImageUse]:
 
 
 async def _scan_repository(
-    registry: Registry, repo: Repo, uses: UsesIndex, options: ScanOptions
+    registry: Registry[Any], repo: Any, uses: UsesIndex, options: ScanOptions
 ) -> RepositoryResult:
     key = repo.key
     try:
@@ -221,7 +224,7 @@ async def _scan_repository(
 
 
 async def _policy(
-    registry: Registry, repo: Repo, options: ScanOptions
+    registry: Registry[Any], repo: Any, options: ScanOptions
 ) -> tuple[LifecyclePolicy | None, PolicySource]:
     if options.proposed_policy is not None:
         return options.proposed_policy, "proposed"

@@ -78,16 +78,22 @@ class EcrRegistry:
             found.extend(self._repository(item) for item in page.get("repositories", []))
         return found
 
-    async def repository(self, name: str) -> Repository | None:
-        """One repository by name, or None when it does not exist."""
+    async def repository(self, name: str, registry_id: str | None = None) -> Repository | None:
+        """One repository by name (in another account's registry too), or None when missing."""
+        params: dict[str, Any] = {"repositoryNames": [name]}
+        if registry_id:
+            params["registryId"] = registry_id
         try:
-            page = await self.aws.call(
-                self.target, "ecr", "describe_repositories", repositoryNames=[name]
-            )
+            page = await self.aws.call(self.target, "ecr", "describe_repositories", **params)
         except NotFound:
             return None
         items = page.get("repositories", [])
         return self._repository(items[0]) if items else None
+
+    async def registry_id(self) -> str:
+        """The account id of this registry."""
+        response = await self.aws.call(self.target, "ecr", "describe_registry")
+        return str(response["registryId"])
 
     def _repository(self, item: dict[str, Any]) -> Repository:
         exclusions = tuple(

@@ -4,6 +4,8 @@ Usage::
 
     ecr-lifeguard plan --policy policy.json --images images.json [--now 2024-05-01T00:00:00Z]
     ecr-lifeguard lint --policy policy.json [--format json] [--fail-on warning]
+    ecr-lifeguard scan [--repository GLOB ...] [--horizon 7d] [--policy proposed.json]
+    ecr-lifeguard why-missing REF [--format json]
 
 Exit codes: 0 success, 1 upstream failure, 2 invalid input, 3 something found (see each command).
 """
@@ -18,6 +20,9 @@ from bot import __version__
 from bot.cli.commands import run_lint, run_plan
 from bot.cli.exits import Exit
 from bot.cli.files import CliInputError
+from bot.cli.scan_cmd import add_scan_arguments, run_scan
+from bot.cli.why_cmd import add_why_arguments, run_why_missing
+from bot.errors import ConfigError, CredentialsError, UpstreamError
 
 Command = Callable[[argparse.Namespace], Exit]
 
@@ -37,6 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_plan(commands)
     _add_lint(commands)
+    _add_scan(commands)
+    _add_why_missing(commands)
     return parser
 
 
@@ -91,6 +98,28 @@ def _add_lint(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     lint.set_defaults(handler=run_lint)
 
 
+def _add_scan(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    scan = commands.add_parser(
+        "scan",
+        help="find in-use images that lifecycle policies will expire or archive (AWS, Kubernetes)",
+        description="Evaluate every repository's lifecycle policy (or a proposed one) and join "
+        "it with the images in use by ECS, Kubernetes, Lambda and static references. Exit 0 when "
+        "nothing is at risk, 3 when something is, 1 when something could not be read.",
+    )
+    add_scan_arguments(scan)
+    scan.set_defaults(handler=run_scan)
+
+
+def _add_why_missing(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    why = commands.add_parser(
+        "why-missing",
+        help="explain why an image cannot be pulled (expired, deleted, archived, moved...)",
+        description="Look up the repository, the image and CloudTrail to tell why REF is missing.",
+    )
+    add_why_arguments(why)
+    why.set_defaults(handler=run_why_missing)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status.
 
@@ -106,6 +135,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         for line in exc.lines:
             print(f"ecr-lifeguard: {line}", file=sys.stderr)
         return int(Exit.INVALID_INPUT)
+    except ConfigError as exc:
+        print(f"ecr-lifeguard: {exc}", file=sys.stderr)
+        return int(Exit.INVALID_INPUT)
+    except CredentialsError as exc:
+        print(f"ecr-lifeguard: {exc.message}", file=sys.stderr)
+        if exc.hint:
+            print(f"ecr-lifeguard: to fix: {exc.hint}", file=sys.stderr)
+        return int(Exit.UPSTREAM_FAILURE)
+    except UpstreamError as exc:
+        print(f"ecr-lifeguard: {exc}", file=sys.stderr)
+        return int(Exit.UPSTREAM_FAILURE)
     except KeyboardInterrupt:
         print("ecr-lifeguard: interrupted", file=sys.stderr)
         return 130

@@ -1,0 +1,110 @@
+"""``ecr-lifeguard why-missing REF``: why an image cannot be pulled, and what to do about it."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from bot.aws.clients import AwsClients, AwsTarget, targets
+from bot.aws.cloudtrail import CloudTrailForensics
+from bot.aws.ecr import EcrRegistry
+from bot.cli.commands import parse_now, stdout_console
+from bot.cli.exits import Exit
+from bot.cli.files import CliInputError
+from bot.cli.scan_cmd import settings_overrides_for_regions
+from bot.diagnose.investigate import Investigation, investigate
+from bot.diagnose.verdict import Diagnosis, Verdict, conclude
+from bot.lifecycle.problems import InputError
+from bot.lifecycle.timefmt import human
+from bot.refs import ImageRef, parse_image_ref
+from bot.settings import AwsAccount, Settings
+
+_VERDICT_STYLE = {
+    Verdict.PRESENT: "bold green",
+    Verdict.ARCHIVED: "bold yellow",
+    Verdict.RESTORING: "bold yellow",
+    Verdict.UNKNOWN: "bold magenta",
+}
+
+
+def add_why_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``why-missing``."""
+    parser.add_argument(
+        "reference",
+        metavar="REF",
+        help="repo:tag, repo@sha256:..., or a full image URI (account and region taken from it)",
+    )
+    parser.add_argument("--format", choices=["text", "json"], default="text")
+    parser.add_argument("--region", action="append", metavar="REGION", help="AWS region(s)")
+    parser.add_argument("--config", metavar="FILE", help="settings YAML")
+    parser.add_argument(
+        "--no-cloudtrail", action="store_true", help="do not read CloudTrail (faster, less sure)"
+    )
+    parser.add_argument("--now", metavar="ISO8601", help="investigate as of this instant")
+
+
+def run_why_missing(args: argparse.Namespace) -> Exit:
+    """Investigate and print the verdict; exit 0 when a diagnosis was made."""
+    try:
+        ref = parse_image_ref(args.reference)
+    except InputError as exc:
+        raise CliInputError([f"REF: {exc}"]) from None
+    settings = settings_overrides_for_regions(args)
+    diagnosis = asyncio.run(_diagnose(ref, settings, parse_now(args.now), not args.no_cloudtrail))
+    if args.format == "json":
+        sys.stdout.write(json.dumps(diagnosis.as_json(), indent=2) + "\n")
+    else:
+        render_diagnosis(stdout_console(), diagnosis)
+    return Exit.OK
+
+
+async def _diagnose(ref: ImageRef, settings: Settings, now: float, use_trail: bool) -> Diagnosis:
+    configured = targets(settings.aws)
+    home = _home_target(ref, configured)
+    async with AwsClients(settings.aws) as aws:
+        others = [EcrRegistry(aws, t) for t in configured if t != home]
+        where = Investigation(
+            registry=EcrRegistry(aws, home),
+            others=others,
+            trail=CloudTrailForensics(aws, home) if use_trail else None,
+        )
+        return conclude(await investigate(ref, where, now))
+
+
+def _home_target(ref: ImageRef, configured: list[AwsTarget]) -> AwsTarget:
+    if ref.region is None:
+        return configured[0]
+    for target in configured:
+        if target.region == ref.region:
+            return target
+    return AwsTarget(configured[0].account if configured else AwsAccount(), ref.region)
+
+
+def render_diagnosis(console: Console, diagnosis: Diagnosis) -> None:
+    """The verdict, the summary, the evidence (oldest first) and numbered suggestions."""
+    style = _VERDICT_STYLE.get(diagnosis.verdict, "bold red")
+    console.print(Text.assemble((diagnosis.verdict.value, style), f"  {diagnosis.ref}"))
+    console.print(diagnosis.summary)
+    if diagnosis.evidence:
+        console.print(Text("\nEvidence", style="bold"))
+        evidence = sorted(diagnosis.evidence, key=lambda e: (e.at is None, e.at or 0.0))
+        console.print(_listing([(f"{human(e.at)}  " if e.at else "") + e.text for e in evidence]))
+    if diagnosis.suggestions:
+        console.print(Text("\nWhat to do", style="bold"))
+        console.print(_listing(list(diagnosis.suggestions), numbered=True))
+
+
+def _listing(lines: list[str], *, numbered: bool = False) -> Table:
+    """Bulleted or numbered lines whose wrapped continuation stays indented."""
+    table = Table.grid(padding=(0, 1))
+    table.add_column(justify="right", no_wrap=True)
+    table.add_column(ratio=1)
+    for number, line in enumerate(lines, 1):
+        table.add_row(f"  {number}." if numbered else "  •", Text(line))
+    return table
