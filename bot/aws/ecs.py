@@ -70,6 +70,13 @@ class TaskDefinition:
         return [(name, ref) for name, ref in refs if ref is not None]
 
 
+# The list and describe operations per kind, spelled out so that the IAM policy test finds them.
+_OPERATIONS = {
+    "tasks": ("list_tasks", "describe_tasks"),
+    "services": ("list_services", "describe_services"),
+}
+
+
 class EcsSource:
     """Images that ECS tasks run, services launch and task definitions roll back to.
 
@@ -120,13 +127,14 @@ class EcsSource:
         self, cluster_arn: str, kind: str, limit: int, **filters: Any
     ) -> list[dict[str, Any]]:
         """Every task or service of a cluster: ``List…``, then ``Describe…`` in batches."""
+        list_operation, describe_operation = _OPERATIONS[kind]
         key = f"{kind[:-1]}Arns"
-        listed = self._listed(f"list_{kind}", key, cluster=cluster_arn, **filters)
+        listed = self._listed(list_operation, key, cluster=cluster_arn, **filters)
         arns = [arn async for arn in listed]
 
         async def describe(batch: list[str]) -> list[dict[str, Any]]:
             params: dict[str, Any] = {"cluster": cluster_arn, kind: batch, "include": ["TAGS"]}
-            response = await self.aws.call(self.target, "ecs", f"describe_{kind}", **params)
+            response = await self.aws.call(self.target, "ecs", describe_operation, **params)
             return list(response.get(kind, []))
 
         batches = await self._gather([partial(describe, batch) for batch in _chunks(arns, limit)])

@@ -1,0 +1,78 @@
+"""The least-privilege IAM policy grants exactly the AWS operations the adapters call."""
+
+from __future__ import annotations
+
+import ast
+import json
+from pathlib import Path
+
+import botocore.session
+from botocore import xform_name
+
+ROOT = Path(__file__).resolve().parents[2]
+READ_ONLY = ROOT / "deploy" / "iam" / "read-only.json"
+SERVICES = ("ecr", "ecs", "lambda", "cloudtrail", "sts")
+# Checked by AWS on calls that return tags; never called by name.
+IMPLIED = {"ecs:ListTagsForResource", "lambda:ListTags"}
+# Granted through the role trust set-up described in deploy/iam/README.md instead.
+SEPARATE = {"sts:AssumeRole"}
+
+
+def string_constants(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    return {
+        n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)
+    }
+
+
+def called_operations() -> set[str]:
+    """``service:Operation`` for every operation whose snake_case name the adapters use."""
+    constants: set[str] = set()
+    for path in [
+        *(ROOT / "bot" / "aws").glob("*.py"),
+        ROOT / "bot" / "diagnose" / "investigate.py",
+    ]:
+        constants |= string_constants(path)
+    session = botocore.session.get_session()
+    found = set()
+    for service in SERVICES:
+        for operation in session.get_service_model(service).operation_names:
+            if xform_name(operation) in constants:
+                found.add(f"{service}:{operation}")
+    return found
+
+
+def granted_actions(path: Path) -> set[str]:
+    document = json.loads(path.read_text())
+    actions: set[str] = set()
+    for statement in document["Statement"]:
+        assert statement["Effect"] == "Allow"
+        value = statement["Action"]
+        actions |= {value} if isinstance(value, str) else set(value)
+    return actions
+
+
+def test_every_called_operation_is_granted() -> None:
+    missing = called_operations() - SEPARATE - granted_actions(READ_ONLY)
+    assert not missing, f"add to {READ_ONLY.relative_to(ROOT)}: {sorted(missing)}"
+
+
+def test_nothing_is_granted_that_no_adapter_calls() -> None:
+    extra = granted_actions(READ_ONLY) - called_operations() - IMPLIED
+    assert not extra, f"remove from {READ_ONLY.relative_to(ROOT)}: {sorted(extra)}"
+
+
+def test_read_only_policy_grants_no_wildcards_or_writes() -> None:
+    for action in granted_actions(READ_ONLY):
+        assert "*" not in action
+        verb = action.split(":")[1]
+        assert verb.startswith(("Describe", "Get", "List", "BatchGet", "Lookup")), action
+
+
+def test_the_detection_sees_the_known_calls() -> None:
+    calls = called_operations()
+    assert {
+        "ecr:DescribeImages",
+        "ecs:DescribeServiceRevisions",
+        "cloudtrail:LookupEvents",
+    } <= calls
