@@ -1,0 +1,1 @@
+"""Adapters for Redis and Slack behind the small interfaces the core uses."""
