@@ -24,9 +24,18 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -34,6 +43,7 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from bot.durations import parse_duration
 from bot.errors import ConfigError
 from bot.refs import is_valid_region
 
@@ -117,6 +127,71 @@ class ScanSettings(BaseModel):
     push_margin: int = Field(default=2, ge=0, le=1000)
 
 
+def _duration(value: Any) -> Any:
+    if isinstance(value, str):
+        return parse_duration(value)
+    return value
+
+
+# A duration: seconds as a number, or text such as "15m", "7d", "1d12h".
+Duration = Annotated[float, BeforeValidator(_duration), Field(ge=0)]
+
+
+class RouteRule(BaseModel):
+    """Alerts for repositories matching ``repositories`` (a glob) go to ``channel``."""
+
+    model_config = _SECTION
+
+    repositories: str
+    channel: str = Field(min_length=1)
+
+
+class RoutingSettings(BaseModel):
+    """Where alerts go when no consumer names its owner channel."""
+
+    model_config = _SECTION
+
+    rules: list[RouteRule] = Field(default_factory=list)
+    default_channel: str | None = None
+
+
+class PermissionRule(BaseModel):
+    """Who may run mutating commands (protect, retag, restore...) on matching repositories.
+
+    A user is allowed when listed, when in a listed user group (Slack ``S…`` ids), or when the
+    command comes from a listed channel.
+    """
+
+    model_config = _SECTION
+
+    repositories: str = "*"
+    users: list[str] = Field(default_factory=list)
+    user_groups: list[str] = Field(default_factory=list)
+    channels: list[str] = Field(default_factory=list)
+
+
+class ProtectSettings(BaseModel):
+    """How ``protect`` shields an image: a keep tag plus a top-priority guard rule."""
+
+    model_config = _SECTION
+
+    tag_prefix: str = Field(default="keep-", pattern=r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,100}$")
+    default_duration: Duration = 7 * 86_400.0
+    max_duration: Duration = 90 * 86_400.0
+    apply_policy_change: Literal["confirm", "automatic"] = "confirm"
+
+
+class BotSettings(BaseModel):
+    """The running bot: scan cadence, audit channel, HTTP port."""
+
+    model_config = _SECTION
+
+    scan_interval: Duration = 15 * 60.0
+    audit_channel: str | None = None
+    http_port: int = Field(default=3000, ge=1, le=65_535)
+    health_port: int = Field(default=8080, ge=1, le=65_535)
+
+
 class Settings(BaseSettings):
     """Everything ECR Lifeguard can be configured with.
 
@@ -133,6 +208,42 @@ class Settings(BaseSettings):
     kubernetes: KubernetesSettings = Field(default_factory=KubernetesSettings)
     inventory: InventorySettings = Field(default_factory=InventorySettings)
     scan: ScanSettings = Field(default_factory=ScanSettings)
+    routing: RoutingSettings = Field(default_factory=RoutingSettings)
+    permissions: list[PermissionRule] = Field(default_factory=list)
+    protect: ProtectSettings = Field(default_factory=ProtectSettings)
+    bot: BotSettings = Field(default_factory=BotSettings)
+
+    slack_bot_token: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("SLACK_BOT_TOKEN", "slack_bot_token")
+    )
+    slack_app_token: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("SLACK_APP_TOKEN", "slack_app_token")
+    )
+    slack_signing_secret: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("SLACK_SIGNING_SECRET", "slack_signing_secret")
+    )
+    slack_api_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("SLACK_API_URL", "slack_api_url"),
+        pattern=r"^https?://[^\s]+/$",
+    )
+    redis_url: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("REDIS_URL", "redis_url")
+    )
+
+    @field_validator("slack_bot_token")
+    @classmethod
+    def _bot_token_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith("xoxb-"):
+            raise ValueError("must be a bot token (it starts with xoxb-)")
+        return value
+
+    @field_validator("slack_app_token")
+    @classmethod
+    def _app_token_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith("xapp-"):
+            raise ValueError("must be an app-level token (it starts with xapp-)")
+        return value
 
     @classmethod
     def settings_customise_sources(
@@ -177,6 +288,8 @@ def describe_validation_error(exc: ValidationError) -> str:
     for error in exc.errors(include_url=False):
         path = ".".join(str(part) for part in error["loc"])
         message = error["msg"].removeprefix("Value error, ")
+        if error["type"] == "extra_forbidden":
+            message = "unknown setting"
         lines.append(f"setting {path}: {message}")
     return "\n".join(lines)
 

@@ -16,6 +16,7 @@ from bot.errors import NotFound, UpstreamError
 from bot.lifecycle.images import INDEX_MEDIA_TYPES, Image
 from bot.lifecycle.inputs import image_from_detail
 from bot.lifecycle.problems import InputError
+from bot.lifecycle.timefmt import parse_instant
 from bot.refs import RepositoryKey
 
 PAGE_SIZE = 1000
@@ -38,6 +39,22 @@ class Repository:
     uri: str
     tag_mutability: str = "MUTABLE"
     mutability_exclusions: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyInfo:
+    """A repository's lifecycle policy and when ECR last ran it (None: not reported yet)."""
+
+    text: str
+    last_evaluated_at: float | None
+
+
+class TagImmutable(UpstreamError):
+    """The tag already exists and the repository does not let it move."""
+
+
+class LayersMissing(UpstreamError):
+    """A re-push failed because the image's layers (or an index's images) are gone."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +126,11 @@ class EcrRegistry:
 
     async def lifecycle_policy_text(self, repository: Repository) -> str | None:
         """The repository's lifecycle policy JSON, or None when it has none."""
+        info = await self.lifecycle_policy(repository)
+        return info.text if info else None
+
+    async def lifecycle_policy(self, repository: Repository) -> PolicyInfo | None:
+        """The lifecycle policy and when ECR last evaluated it, or None when there is none."""
         try:
             response = await self.aws.call(
                 self.target, "ecr", "get_lifecycle_policy", **self._ids(repository)
@@ -118,7 +140,125 @@ class EcrRegistry:
                 return None
             raise
         text = response.get("lifecyclePolicyText")
-        return text if isinstance(text, str) else None
+        if not isinstance(text, str):
+            return None
+        evaluated = response.get("lastEvaluatedAt")
+        when = parse_instant(evaluated) if evaluated else None
+        return PolicyInfo(text, when if when else None)
+
+    async def put_lifecycle_policy(self, repository: Repository, text: str) -> None:
+        """Replace the lifecycle policy (validate it with :mod:`bot.lifecycle` first)."""
+        await self.aws.call(
+            self.target,
+            "ecr",
+            "put_lifecycle_policy",
+            lifecyclePolicyText=text,
+            **self._ids(repository),
+        )
+
+    async def image(self, repository: Repository, digest: str) -> Image | None:
+        """One image by digest, archived or not; None when it does not exist."""
+        try:
+            response = await self.aws.call(
+                self.target,
+                "ecr",
+                "describe_images",
+                imageIds=[{"imageDigest": digest}],
+                filter={"imageStatus": "ANY"},
+                **self._ids(repository),
+            )
+        except NotFound:
+            return None
+        details = response.get("imageDetails", [])
+        return self._image(details[0], repository) if details else None
+
+    async def put_tag(self, repository: Repository, manifest: Manifest, tag: str) -> bool:
+        """Point ``tag`` at the manifest's image with ``PutImage`` (bytes unchanged).
+
+        Returns False when the tag was already on that image. Raises :class:`TagImmutable` when
+        the repository refuses to move an existing tag, :class:`LayersMissing` when the image
+        content is gone.
+        """
+        params: dict[str, Any] = {
+            "imageManifest": manifest.text,
+            "imageTag": tag,
+            "imageDigest": manifest.digest,
+            **self._ids(repository),
+        }
+        if manifest.media_type:
+            params["imageManifestMediaType"] = manifest.media_type
+        try:
+            await self.aws.call(self.target, "ecr", "put_image", **params)
+        except UpstreamError as exc:
+            return self._put_failure(exc, repository, tag)
+        return True
+
+    def _put_failure(self, exc: UpstreamError, repository: Repository, tag: str) -> bool:
+        if exc.code == "ImageAlreadyExistsException":
+            return False
+        if exc.code == "ImageTagAlreadyExistsException":
+            raise TagImmutable(
+                "ecr",
+                "PutImage",
+                exc.code,
+                f"tag {tag} already exists in {repository.key.name}, whose tags are immutable",
+                region=self.target.region,
+            ) from exc
+        if exc.code in {"LayersNotFoundException", "ReferencedImagesNotFoundException"}:
+            raise LayersMissing(
+                "ecr", "PutImage", exc.code, exc.message, region=self.target.region
+            ) from exc
+        raise exc
+
+    async def remove_tag(self, repository: Repository, tag: str) -> None:
+        """Remove one tag (the image stays while it has other tags or is referenced)."""
+        response = await self.aws.call(
+            self.target,
+            "ecr",
+            "batch_delete_image",
+            imageIds=[{"imageTag": tag}],
+            **self._ids(repository),
+        )
+        for failure in response.get("failures", []):
+            if failure.get("failureCode") != "ImageNotFound":
+                raise UpstreamError(
+                    "ecr",
+                    "BatchDeleteImage",
+                    str(failure.get("failureCode")),
+                    str(failure.get("failureReason")),
+                    region=self.target.region,
+                )
+
+    async def restore_from_archive(self, repository: Repository, digest: str) -> str:
+        """Start restoring an archived image; returns the new status (ACTIVATING)."""
+        response = await self.aws.call(
+            self.target,
+            "ecr",
+            "update_image_storage_class",
+            imageId={"imageDigest": digest},
+            targetStorageClass="STANDARD",
+            **self._ids(repository),
+        )
+        return str(response.get("imageStatus", "ACTIVATING"))
+
+    async def missing_layers(self, repository: Repository, layers: Sequence[str]) -> list[str]:
+        """Which of these layer digests the repository no longer has."""
+        missing: list[str] = []
+        for start in range(0, len(layers), BATCH_GET_LIMIT):
+            response = await self.aws.call(
+                self.target,
+                "ecr",
+                "batch_check_layer_availability",
+                layerDigests=list(layers[start : start + BATCH_GET_LIMIT]),
+                **self._ids(repository),
+            )
+            missing += [
+                layer["layerDigest"]
+                for layer in response.get("layers", [])
+                if layer.get("layerAvailability") != "AVAILABLE"
+            ]
+            missing += [f["layerDigest"] for f in response.get("failures", [])]
+        return missing
 
     async def images(self, repository: Repository) -> list[Image]:
         """Every image, archived ones included (``imageStatus=ANY``), 1,000 per call."""
