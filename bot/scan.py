@@ -42,6 +42,20 @@ PolicySource = Literal["current", "proposed", "none"]
 REPOSITORY_CONCURRENCY = 16
 
 
+class PolicyText(Protocol):
+    """A lifecycle policy as the registry returns it."""
+
+    @property
+    def text(self) -> str:
+        """The policy JSON."""
+        ...
+
+    @property
+    def last_evaluated_at(self) -> float | None:
+        """When ECR last applied it (None when it has not reported it)."""
+        ...
+
+
 class Repo(Protocol):
     """What a scan needs to know of a repository."""
 
@@ -66,8 +80,8 @@ class Registry(Protocol[R]):
         """Every repository."""
         ...
 
-    async def lifecycle_policy_text(self, repository: R) -> str | None:
-        """The current lifecycle policy JSON, or None."""
+    async def lifecycle_policy(self, repository: R) -> PolicyText | None:
+        """The current lifecycle policy and when ECR last ran it, or None."""
         ...
 
     async def images(self, repository: R) -> list[Image]:
@@ -102,6 +116,8 @@ class RepositoryResult:
     in_use: int = 0
     risks: tuple[Risk, ...] = ()
     error: str | None = None
+    in_use_digests: tuple[str, ...] = ()
+    last_evaluated_at: float | None = None
 
 
 @dataclass(frozen=True)
@@ -205,7 +221,7 @@ async def _scan_repository(
 ) -> RepositoryResult:
     key = repo.key
     try:
-        policy, source = await _policy(registry, repo, options)
+        policy, source, evaluated_at = await _policy(registry, repo, options)
         if policy is None:
             return RepositoryResult(key, "none")
         images = await registry.images(repo)
@@ -220,15 +236,23 @@ async def _scan_repository(
     risks = assess(
         key, evaluation, in_use, horizon=options.horizon, push_margin=options.push_margin
     )
-    return RepositoryResult(key, source, len(images), len(in_use), tuple(risks))
+    return RepositoryResult(
+        key,
+        source,
+        len(images),
+        len(in_use),
+        tuple(risks),
+        in_use_digests=tuple(in_use),
+        last_evaluated_at=evaluated_at,
+    )
 
 
 async def _policy(
     registry: Registry[Any], repo: Any, options: ScanOptions
-) -> tuple[LifecyclePolicy | None, PolicySource]:
+) -> tuple[LifecyclePolicy | None, PolicySource, float | None]:
+    current = await registry.lifecycle_policy(repo) if options.proposed_policy is None else None
     if options.proposed_policy is not None:
-        return options.proposed_policy, "proposed"
-    text = await registry.lifecycle_policy_text(repo)
-    if text is None:
-        return None, "none"
-    return parse_policy(text), "current"
+        return options.proposed_policy, "proposed", None
+    if current is None:
+        return None, "none", None
+    return parse_policy(current.text), "current", current.last_evaluated_at

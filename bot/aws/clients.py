@@ -60,6 +60,10 @@ _THROTTLED = {
 }
 
 
+# Services whose responses keep timestamps as sent (epoch numbers); the adapters parse them.
+RAW_TIMESTAMP_SERVICES = frozenset({"ecr"})
+
+
 @dataclass(frozen=True, slots=True)
 class AwsTarget:
     """Where to call: an account (as configured) and a region.
@@ -127,6 +131,7 @@ class AwsClients:
         self._stack = AsyncExitStack()
         self._clients: dict[tuple[str, str, str], Any] = {}
         self._sessions: dict[str, AioSession] = {}
+        self._assumed: dict[str, tuple[str, str, str]] = {}
         self._limits: dict[tuple[str, str], asyncio.Semaphore] = {}
         self._creating = asyncio.Lock()
         self._config = AioConfig(
@@ -174,7 +179,9 @@ class AwsClients:
         if key not in self._clients:
             async with self._creating:
                 if key not in self._clients:
-                    session = await self._session_for(target)
+                    session = await self._session_for(
+                        target, raw_times=service in RAW_TIMESTAMP_SERVICES
+                    )
                     client = await self._stack.enter_async_context(
                         session.create_client(
                             service, region_name=target.region, config=self._config
@@ -197,34 +204,44 @@ class AwsClients:
     def _account_key(account: AwsAccount) -> str:
         return account.role_arn or account.profile or account.name or ""
 
-    async def _session_for(self, target: AwsTarget) -> AioSession:
+    async def _session_for(self, target: AwsTarget, *, raw_times: bool = False) -> AioSession:
         account = target.account
-        key = self._account_key(account)
+        key = f"{self._account_key(account)}|{raw_times}"
         if key in self._sessions:
             return self._sessions[key]
         if account.profile:
             session = AioSession(profile=account.profile)
         elif account.role_arn:
-            session = await self._assumed_role_session(target)
+            session = AioSession()
+            session.set_credentials(*await self._assumed_credentials(target))
         else:
-            session = self._base
+            session = AioSession() if raw_times else self._base
+        if raw_times:
+            # Keep timestamps as the numbers the service sent: turning hundreds of thousands
+            # of them into datetimes costs more than the whole lifecycle evaluation.
+            parsers = session.get_component("response_parser_factory")
+            parsers.set_parser_defaults(timestamp_parser=lambda value: value)
         self._sessions[key] = session
         return session
 
-    async def _assumed_role_session(self, target: AwsTarget) -> AioSession:
+    async def _assumed_credentials(self, target: AwsTarget) -> tuple[str, str, str]:
         account = target.account
         assert account.role_arn is not None
-        params: dict[str, Any] = {"RoleArn": account.role_arn, "RoleSessionName": "ecr-lifeguard"}
-        if account.external_id:
-            params["ExternalId"] = account.external_id
-        base = AwsTarget(AwsAccount(), target.region)
-        response = await self.call(base, "sts", "assume_role", **params)
-        credentials = response["Credentials"]
-        session = AioSession()
-        session.set_credentials(
-            credentials["AccessKeyId"], credentials["SecretAccessKey"], credentials["SessionToken"]
-        )
-        return session
+        if account.role_arn not in self._assumed:
+            params: dict[str, Any] = {
+                "RoleArn": account.role_arn,
+                "RoleSessionName": "ecr-lifeguard",
+            }
+            if account.external_id:
+                params["ExternalId"] = account.external_id
+            base = AwsTarget(AwsAccount(), target.region)
+            credentials = (await self.call(base, "sts", "assume_role", **params))["Credentials"]
+            self._assumed[account.role_arn] = (
+                credentials["AccessKeyId"],
+                credentials["SecretAccessKey"],
+                credentials["SessionToken"],
+            )
+        return self._assumed[account.role_arn]
 
     async def _translated(
         self, target: AwsTarget, service: str, operation: str, awaitable: Awaitable[T]

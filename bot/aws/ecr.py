@@ -179,18 +179,25 @@ class EcrRegistry:
         the repository refuses to move an existing tag, :class:`LayersMissing` when the image
         content is gone.
         """
+        return await self.put_manifest(repository, manifest, tag)
+
+    async def put_manifest(
+        self, repository: Repository, manifest: Manifest, tag: str | None = None
+    ) -> bool:
+        """``PutImage`` the exact manifest bytes, with a tag or untagged; see :meth:`put_tag`."""
         params: dict[str, Any] = {
             "imageManifest": manifest.text,
-            "imageTag": tag,
             "imageDigest": manifest.digest,
             **self._ids(repository),
         }
+        if tag is not None:
+            params["imageTag"] = tag
         if manifest.media_type:
             params["imageManifestMediaType"] = manifest.media_type
         try:
             await self.aws.call(self.target, "ecr", "put_image", **params)
         except UpstreamError as exc:
-            return self._put_failure(exc, repository, tag)
+            return self._put_failure(exc, repository, tag or "(untagged)")
         return True
 
     def _put_failure(self, exc: UpstreamError, repository: Repository, tag: str) -> bool:

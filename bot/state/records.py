@@ -215,9 +215,20 @@ class ManifestVault:
         self.store = store
 
     async def save(self, repository: RepositoryKey, digest: str, manifest: SavedManifest) -> bool:
-        """Keep the manifest unless one is kept already; True when saved now."""
+        """Keep the manifest unless one is kept already; True when saved now.
+
+        The image's tags are indexed too, so ``restore repo:tag`` finds the digest later.
+        """
         data = dataclasses.asdict(manifest)
-        return await self.store.create(f"manifest:{image_key(repository, digest)}", data)
+        saved = await self.store.create(f"manifest:{image_key(repository, digest)}", data)
+        for tag in manifest.tags:
+            await self.store.put(f"manifest-tag:{image_key(repository, tag)}", {"digest": digest})
+        return saved
+
+    async def digest_for_tag(self, repository: RepositoryKey, tag: str) -> str | None:
+        """The digest the tag was on when its manifest was last saved."""
+        data = await self.store.get(f"manifest-tag:{image_key(repository, tag)}")
+        return str(data["digest"]) if data else None
 
     async def has(self, repository: RepositoryKey, digest: str) -> bool:
         """Whether a manifest is kept for this image."""

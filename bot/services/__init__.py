@@ -1,0 +1,1 @@
+"""The services behind every command: protect, retag, restore, queries, and the alert loop."""
