@@ -343,12 +343,11 @@ def check_url(url: str) -> None:
     """Raise :class:`bot.errors.ConfigError` naming REDIS_URL unless ``url`` is a usable URL.
 
     Example:
-        >>> check_url("redis://localhost:6379/0")
-        >>> check_url("localhost:6379")
+        >>> check_url("redis://localhost:6379/0")  # fine: returns None
+        >>> check_url("localhost:6379")  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...
-        bot.errors.ConfigError: REDIS_URL: must start with redis://, rediss:// or unix:// \
-(got 'localhost:6379')
+        bot.errors.ConfigError: REDIS_URL: must start with redis://, rediss:// or unix:// ...
     """
     if not url.strip():
         raise ConfigError("REDIS_URL: required, e.g. redis://localhost:6379/0")

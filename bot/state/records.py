@@ -131,7 +131,13 @@ class AlertRecord:
     state: AlertState
     fingerprint: str
     posted_at: float
-    snoozed_at_evaluation: float | None = None
+    snoozed_at: float | None = None
+    snoozed_evaluation: float | None = None
+
+    @property
+    def snoozed(self) -> bool:
+        """True while someone snoozed the alert until ECR's next evaluation."""
+        return self.snoozed_at is not None
 
     @property
     def key(self) -> str:
