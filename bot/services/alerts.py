@@ -31,7 +31,8 @@ from bot.refs import RepositoryKey
 from bot.risk.models import Risk
 from bot.scan import RepositoryResult, ScanOptions, ScanReport, scan
 from bot.services.core import CommandError, Lifeguard
-from bot.services.protect import ProtectService, UnprotectResult
+from bot.services.protect import ProtectService
+from bot.services.results import UnprotectResult
 from bot.state.records import AlertRecord, AlertState, Lease, SavedManifest, image_key
 
 log = logging.getLogger(__name__)
@@ -220,7 +221,7 @@ class AlertLoop:
             await self.notifier.reply(record.channel, record.ts, "At risk again.")
             await alerts.put(record)
             return 1
-        if not await alerts.claim(key):
+        if not await alerts.claim(key, self.token):
             return 0
         try:
             ts = await self.notifier.post_alert(channel, risk, now)

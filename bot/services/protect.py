@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from dataclasses import dataclass
 
 from bot.auth import Actor
 from bot.aws.ecr import EcrRegistry, Repository
@@ -26,49 +25,13 @@ from bot.lifecycle.timefmt import human
 from bot.lifecycle.validate import check_policy
 from bot.refs import ImageRef, RepositoryKey
 from bot.services.core import CommandError, Lifeguard
+from bot.services.results import (
+    PolicyChange,
+    ProtectResult,
+    Shielding,
+    UnprotectResult,
+)
 from bot.state.records import Lease
-
-
-@dataclass(frozen=True)
-class PolicyChange:
-    """A change to a repository's lifecycle policy: the text before and after.
-
-    ``token`` is set while the change waits for confirmation.
-    """
-
-    repository: RepositoryKey
-    before: str
-    after: str
-    token: str | None = None
-
-
-@dataclass(frozen=True)
-class Shielding:
-    """What the evaluator says about the image under the policy in force."""
-
-    shielded: bool
-    explanation: str
-
-
-@dataclass(frozen=True)
-class ProtectResult:
-    """The outcome of ``protect``."""
-
-    lease: Lease
-    keep_tag_added: bool
-    change: PolicyChange | None
-    applied: bool
-    shielding: Shielding | None
-    extended: bool = False
-
-
-@dataclass(frozen=True)
-class UnprotectResult:
-    """The outcome of ending a lease: whether the keep tag went, and why not if it stayed."""
-
-    lease: Lease
-    tag_removed: bool
-    note: str
 
 
 def _sha(text: str) -> str:

@@ -2,31 +2,21 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from bot.assemble import inventory_sources, registries
 from bot.aws.cloudtrail import CloudTrailForensics
 from bot.aws.ecr import EcrRegistry
 from bot.diagnose.investigate import Investigation, investigate
 from bot.diagnose.verdict import Diagnosis, conclude
 from bot.inventory.sources import collect_inventory
-from bot.lifecycle.decisions import Evaluation
 from bot.lifecycle.evaluate import evaluate
 from bot.lifecycle.inputs import attach_children
 from bot.lifecycle.parse import parse_policy
-from bot.refs import ImageRef, RepositoryKey
+from bot.refs import ImageRef
 from bot.scan import ScanOptions, ScanReport, scan
 from bot.services.core import CommandError, Lifeguard
+from bot.services.results import PlanResult
 from bot.state.records import Lease
 from bot.state.store import JsonObject
-
-
-@dataclass(frozen=True)
-class PlanResult:
-    """A repository's policy evaluated now."""
-
-    repository: RepositoryKey
-    evaluation: Evaluation
 
 
 async def plan_repository(lifeguard: Lifeguard, name: str) -> PlanResult:

@@ -13,29 +13,17 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import Literal
 
 from bot.auth import Actor
 from bot.aws.ecr import LayersMissing, Manifest
 from bot.lifecycle.images import Image, ImageStatus
 from bot.refs import ImageRef, RepositoryKey
 from bot.services.core import CommandError, Lifeguard, Located
+from bot.services.results import RestoreResult
 from bot.state.records import SavedManifest
 
-RestoreStatus = Literal["already_active", "restoring", "repushed"]
 FOLLOW_INTERVAL = 30.0
 FOLLOW_LIMIT = 45 * 60.0
-
-
-@dataclass(frozen=True)
-class RestoreResult:
-    """The outcome of ``restore``."""
-
-    status: RestoreStatus
-    repository: RepositoryKey
-    digest: str
-    tags: tuple[str, ...] = ()
 
 
 def blobs_of(manifest_text: str) -> tuple[list[str], list[str]]:

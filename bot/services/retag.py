@@ -9,28 +9,13 @@ immutable (``IMMUTABLE``, or the ``*_WITH_EXCLUSION`` modes' filters).
 from __future__ import annotations
 
 import fnmatch
-from dataclasses import dataclass
-from typing import Literal
 
 from bot.auth import Actor
 from bot.aws.ecr import Repository, TagImmutable
 from bot.lifecycle.images import Image, ImageStatus
-from bot.refs import ImageRef, RepositoryKey
+from bot.refs import ImageRef
 from bot.services.core import CommandError, Lifeguard, Located
-
-RetagStatus = Literal["done", "already", "needs_confirmation"]
-
-
-@dataclass(frozen=True)
-class RetagResult:
-    """The outcome of ``retag``; ``moved_from`` is the image the tag left (or would leave)."""
-
-    status: RetagStatus
-    repository: RepositoryKey
-    tag: str
-    image: Image
-    moved_from: Image | None = None
-    token: str | None = None
+from bot.services.results import RetagResult
 
 
 def tag_is_immutable(repository: Repository, tag: str) -> bool:

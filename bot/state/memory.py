@@ -82,9 +82,7 @@ class MemoryStore:
     ) -> list[tuple[str, float]]:
         """Members with ``low <= score <= high``, lowest first."""
         members = self._indexes.get(index, {})
-        return sorted(
-            ((m, s) for m, s in members.items() if low <= s <= high), key=lambda item: item[1]
-        )
+        return sorted(((m, s) for m, s in members.items() if low <= s <= high), key=_by_score)
 
     async def acquire(self, lock: str, token: str, ttl: float) -> bool:
         """Take or renew a lock."""
@@ -103,6 +101,8 @@ class MemoryStore:
 
     async def append(self, stream: str, entry: JsonObject, max_length: int = 10_000) -> str:
         """Append to a stream; return the entry id."""
+        if max_length < 1:
+            raise ValueError("max_length must be at least 1")
         entries = self._streams.setdefault(stream, [])
         entry_id = f"{int(self._clock() * 1000)}-{next(self._sequence)}"
         entries.append((entry_id, copy.deepcopy(entry)))
@@ -111,6 +111,8 @@ class MemoryStore:
 
     async def recent(self, stream: str, count: int) -> list[tuple[str, JsonObject]]:
         """The newest entries, newest first."""
+        if count < 1:
+            return []
         return [(i, copy.deepcopy(e)) for i, e in reversed(self._streams.get(stream, [])[-count:])]
 
     async def ping(self) -> bool:
@@ -119,3 +121,8 @@ class MemoryStore:
 
     async def close(self) -> None:
         """Nothing to release."""
+
+
+def _by_score(item: tuple[str, float]) -> tuple[float, str]:
+    # Equal scores order by member, as Redis sorted sets do.
+    return item[1], item[0]

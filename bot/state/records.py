@@ -173,9 +173,16 @@ class AlertBook:
     def __init__(self, store: Store) -> None:
         self.store = store
 
-    async def claim(self, key: str) -> bool:
-        """True for the one caller that may post the first message for this image."""
-        return await self.store.create(f"alert-claim:{key}", {"claimed": True}, ttl=self.CLAIM_TTL)
+    async def claim(self, key: str, owner: str) -> bool:
+        """True for the one caller (``owner``) that may post the first message for this image.
+
+        The claim records its owner, so a retried write that already landed is still ours.
+        """
+        name = f"alert-claim:{key}"
+        if await self.store.create(name, {"owner": owner}, ttl=self.CLAIM_TTL):
+            return True
+        found = await self.store.get(name)
+        return found is not None and found.get("owner") == owner
 
     async def release_claim(self, key: str) -> None:
         """Let another try (posting failed)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import subprocess
 import sys
 from pathlib import Path
 
@@ -20,8 +21,17 @@ PURE = [
     "bot/inventory/models.py",
     "bot/inventory/resolve.py",
     "bot/inventory/sources.py",
+    "bot/blocks",
+    "bot/services/results.py",
+    "bot/state/store.py",
+    "bot/state/records.py",
+    "bot/state/memory.py",
+    "bot/commands.py",
+    "bot/auth.py",
+    "bot/scan.py",
+    "bot/settings.py",
 ]
-ALLOWED_THIRD_PARTY = {"pydantic", "pydantic_core"}
+ALLOWED_THIRD_PARTY = {"pydantic", "pydantic_core", "pydantic_settings"}
 IO_LIBRARIES = {
     "aiobotocore",
     "botocore",
@@ -86,3 +96,15 @@ def test_every_public_function_has_a_docstring() -> None:
             if is_def and not node.name.startswith("_") and ast.get_docstring(node) is None:
                 missing.append(f"{path.relative_to(ROOT)}:{node.name}")
     assert not missing, missing
+
+
+@pytest.mark.parametrize("module", sorted(PURE_MODULES))
+def test_pure_modules_pull_in_no_io_library_even_indirectly(module: str) -> None:
+    probe = (
+        f"import sys, {module}; "
+        f"print(sorted({{m.split('.')[0] for m in sys.modules}} & set({sorted(IO_LIBRARIES)!r})))"
+    )
+    found = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, check=True
+    ).stdout.strip()
+    assert found == "[]", f"importing {module} loads {found}"
