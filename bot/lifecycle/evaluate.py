@@ -188,30 +188,37 @@ def _block_referenced_children(
 ) -> tuple[tuple[Decision, ...], Counter[int]]:
     """Turn removals of images that a staying image index references into BLOCKED decisions.
 
-    Returns the decisions and, per governing rule (keyed by ``id``), how many were blocked.
+    Repeated until nothing changes, so that an index which is itself blocked (a nested index)
+    keeps its own children too. Returns the decisions and, per governing rule (keyed by ``id``),
+    how many were blocked.
     """
-    parents: dict[str, list[Decision]] = defaultdict(list)
+    parents: dict[str, list[str]] = defaultdict(list)
     for decision in decisions:
         for child in decision.image.children:
-            parents[child].append(decision)
+            parents[child].append(decision.image.digest)
     blocked: Counter[int] = Counter()
     if not parents:
         return tuple(decisions), blocked
-    result = []
-    for decision in decisions:
-        holders = tuple(
-            parent.image.digest
-            for parent in parents.get(decision.image.digest, ())
-            if decision.acted and _parent_holds(parent, decision.outcome)
-        )
-        if holders:
-            blocked[id(decision.rule)] += 1
-            result.append(
-                dataclasses.replace(decision, outcome=Outcome.BLOCKED, blocked_by=holders)
+    current = {d.image.digest: d for d in decisions}
+    changed = True
+    while changed:
+        changed = False
+        for digest, holders_of in parents.items():
+            child = current.get(digest)
+            if child is None or not child.acted:
+                continue
+            holders = tuple(
+                parent
+                for parent in holders_of
+                if parent in current and _parent_holds(current[parent], child.outcome)
             )
-        else:
-            result.append(decision)
-    return tuple(result), blocked
+            if holders:
+                blocked[id(child.rule)] += 1
+                current[digest] = dataclasses.replace(
+                    child, outcome=Outcome.BLOCKED, blocked_by=holders
+                )
+                changed = True
+    return tuple(current[d.image.digest] for d in decisions), blocked
 
 
 def _parent_holds(parent: Decision, child_outcome: Outcome) -> bool:
