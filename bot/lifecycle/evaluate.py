@@ -204,18 +204,18 @@ def _block_referenced_children(
     while changed:
         changed = False
         for digest, holders_of in parents.items():
-            child = current.get(digest)
-            if child is None or not child.acted:
+            pending = current.get(digest)
+            if pending is None or not pending.acted:
                 continue
             holders = tuple(
                 parent
                 for parent in holders_of
-                if parent in current and _parent_holds(current[parent], child.outcome)
+                if parent in current and _parent_holds(current[parent], pending.outcome)
             )
             if holders:
-                blocked[id(child.rule)] += 1
+                blocked[id(pending.rule)] += 1
                 current[digest] = dataclasses.replace(
-                    child, outcome=Outcome.BLOCKED, blocked_by=holders
+                    pending, outcome=Outcome.BLOCKED, blocked_by=holders
                 )
                 changed = True
     return tuple(current[d.image.digest] for d in decisions), blocked
