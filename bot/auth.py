@@ -8,7 +8,7 @@ channel. No matching rule means no one may mutate that repository (deny by defau
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot.settings import PermissionRule
@@ -82,6 +82,6 @@ def _describe(rule: PermissionRule) -> str:
     return " or ".join(parts) if parts else "no one"
 
 
-def groups_to_check(rules: Sequence[PermissionRule]) -> Collection[str]:
+def groups_to_check(rules: Sequence[PermissionRule]) -> list[str]:
     """Every user group any rule names (the Slack adapter looks up membership of these only)."""
     return sorted({group for rule in rules for group in rule.user_groups})

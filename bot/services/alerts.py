@@ -34,10 +34,12 @@ from bot.services.core import CommandError, Lifeguard
 from bot.services.protect import ProtectService
 from bot.services.results import UnprotectResult
 from bot.state.records import AlertRecord, AlertState, Lease, SavedManifest, image_key
+from bot.state.store import JsonObject
 
 log = logging.getLogger(__name__)
 
 LOCK = "alert-loop"
+LAST_SCAN = "last-scan"
 SNOOZE_WITHOUT_EVALUATION = 24 * 3600.0
 ResolvedReason = Literal["protected", "safe", "deleted"]
 
@@ -143,6 +145,7 @@ class AlertLoop:
             return CycleSummary(ran=False)
         try:
             report = await self._scan()
+            await store.put(LAST_SCAN, last_scan_summary(report))
             posted, updated, unrouted = await self._alert(report)
             resolved = await self._resolve(report)
             ended = await self._end_leases()
@@ -325,3 +328,24 @@ async def snooze(
     await lifeguard.alerts.put(snoozed)
     await lifeguard.record(actor, "snooze", "ok", repository, digest=digest)
     return snoozed
+
+
+def last_scan_summary(report: ScanReport) -> JsonObject:
+    """What the App Home shows of the last scan: when, and each risk in a few words."""
+    return {
+        "at": report.now,
+        "repositories": len(report.repositories),
+        "problems": list(report.problems)[:10],
+        "risks": [
+            {
+                "repository": risk.repository.name,
+                "digest": risk.digest,
+                "tags": list(risk.decision.image.tags)[:5],
+                "severity": risk.severity.label,
+                "rule": risk.rule_priority,
+                "action": risk.action,
+                "when": risk.when.describe(report.now),
+            }
+            for risk in report.risks[:200]
+        ],
+    }

@@ -1,0 +1,86 @@
+"""Health routes: `/healthz` (up), `/readyz` (Slack connected, store reachable), `/metrics`."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry, Gauge, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from bot.services.alerts import AlertLoop
+from bot.state.store import Store
+
+
+class Health:
+    """Readiness inputs and the metrics registry.
+
+    Example::
+
+        health = Health(store, loop)
+        add_health_routes(web_app, health)
+    """
+
+    def __init__(self, store: Store, loop: AlertLoop) -> None:
+        self.store = store
+        self.loop = loop
+        self.socket: object | None = None  # the Socket Mode handler, in Socket Mode
+        self.registry = CollectorRegistry()
+        self.at_risk = Gauge(
+            "lifeguard_images_at_risk",
+            "In-use images at risk at the last cycle",
+            registry=self.registry,
+        )
+        self.alerts_posted = Gauge(
+            "lifeguard_alerts_posted_last_cycle",
+            "Alerts posted at the last cycle",
+            registry=self.registry,
+        )
+        self.problems = Gauge(
+            "lifeguard_scan_problems",
+            "Things the last cycle could not read",
+            registry=self.registry,
+        )
+        self.ready = Gauge("lifeguard_ready", "1 when ready", registry=self.registry)
+
+    def socket_connected(self) -> bool:
+        """True in HTTP mode; in Socket Mode, whether the websocket is up."""
+        if self.socket is None:
+            return True
+        client = getattr(self.socket, "client", None)
+        is_connected = getattr(client, "is_connected", None)
+        return bool(is_connected()) if callable(is_connected) else False
+
+    def refresh_metrics(self) -> None:
+        """Copy the last cycle's figures into the gauges."""
+        last = self.loop.last
+        if last is not None and last.ran:
+            self.at_risk.set(last.risks)
+            self.alerts_posted.set(last.posted)
+            self.problems.set(len(last.problems))
+
+
+def add_health_routes(app: web.Application, health: Health) -> None:
+    """Add the three routes to an aiohttp application."""
+
+    async def healthz(_: web.Request) -> web.Response:
+        return web.Response(text="ok")
+
+    async def readyz(_: web.Request) -> web.Response:
+        problems = []
+        if not health.socket_connected():
+            problems.append("Slack Socket Mode is not connected")
+        if not await health.store.ping():
+            problems.append("the state store (REDIS_URL) does not answer")
+        health.ready.set(0 if problems else 1)
+        if problems:
+            return web.Response(status=503, text="not ready: " + "; ".join(problems))
+        return web.Response(text="ready")
+
+    async def metrics(_: web.Request) -> web.Response:
+        health.refresh_metrics()
+        return web.Response(
+            body=generate_latest(health.registry), headers={"Content-Type": CONTENT_TYPE_LATEST}
+        )
+
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics)
