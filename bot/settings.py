@@ -26,6 +26,7 @@ import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import yaml
 from pydantic import (
     AliasChoices,
     BaseModel,
@@ -272,14 +273,36 @@ def load_settings(**overrides: Any) -> Settings:
         bot.errors.ConfigError: setting aws.regions: "moon-1" is not an AWS region name
     """
     config_file = os.environ.get(CONFIG_ENV)
-    if config_file and not Path(config_file).is_file():
-        raise ConfigError(f"{CONFIG_ENV}: {config_file} is not a readable file")
+    if config_file:
+        try:
+            _check_config_file(Path(config_file))
+        except ConfigError as exc:
+            raise ConfigError(f"{CONFIG_ENV}: {exc}") from None
     try:
         return Settings(**overrides)
     except ValidationError as exc:
         raise ConfigError(describe_validation_error(exc)) from None
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"{CONFIG_ENV}: cannot read {config_file}: {exc}") from None
+    except (OSError, ValueError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{config_file}: cannot read the settings: {exc}") from None
+
+
+def _check_config_file(path: Path) -> None:
+    """Refuse a settings file that is missing, unreadable, not YAML, or not a mapping."""
+    if not path.is_file():
+        raise ConfigError(f"{path} is not a readable file")
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the settings file ({exc.strerror})") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: the settings file is not UTF-8 text") from None
+    except yaml.YAMLError as exc:
+        where = getattr(exc, "problem_mark", None)
+        line = f" (line {where.line + 1})" if where is not None else ""
+        problem = getattr(exc, "problem", None) or "not valid YAML"
+        raise ConfigError(f"{path}: not valid YAML{line}: {problem}") from None
+    if document is not None and not isinstance(document, dict):
+        raise ConfigError(f"{path}: the settings file must be a mapping (section: values)")
 
 
 def describe_validation_error(exc: ValidationError) -> str:

@@ -179,17 +179,18 @@ class AwsClients:
         if key not in self._clients:
             async with self._creating:
                 if key not in self._clients:
-                    session = await self._session_for(
-                        target, raw_times=service in RAW_TIMESTAMP_SERVICES
+                    self._clients[key] = await self._translated(
+                        target, service, "create_client", self._create(target, service)
                     )
-                    client = await self._stack.enter_async_context(
-                        session.create_client(
-                            service, region_name=target.region, config=self._config
-                        )
-                    )
-                    client.meta.events.register("before-call", self._count)
-                    self._clients[key] = client
         return self._clients[key]
+
+    async def _create(self, target: AwsTarget, service: str) -> Any:
+        session = await self._session_for(target, raw_times=service in RAW_TIMESTAMP_SERVICES)
+        client = await self._stack.enter_async_context(
+            session.create_client(service, region_name=target.region, config=self._config)
+        )
+        client.meta.events.register("before-call", self._count)
+        return client
 
     def _count(self, model: Any, **_: Any) -> None:
         self.calls[f"{model.service_model.service_name}.{model.name}"] += 1
@@ -246,18 +247,14 @@ class AwsClients:
     async def _translated(
         self, target: AwsTarget, service: str, operation: str, awaitable: Awaitable[T]
     ) -> T:
+        name, region = _pascal(operation), target.region
         try:
             return await awaitable
         except boto.ClientError as exc:
             raise translate_client_error(exc, service, operation, target) from exc
         except (boto.NoCredentialsError, boto.PartialCredentialsError) as exc:
             raise CredentialsError(
-                service,
-                operation,
-                "NoCredentials",
-                str(exc),
-                hint=CREDENTIALS_HINT,
-                region=target.region,
+                service, name, "NoCredentials", str(exc), hint=CREDENTIALS_HINT, region=region
             ) from exc
         except (
             boto.EndpointConnectionError,
@@ -266,20 +263,29 @@ class AwsClients:
         ) as exc:
             raise Unreachable(
                 service,
-                operation,
+                name,
                 "Unreachable",
                 str(exc),
+                region=region,
                 hint="check the network, proxy and AWS_ENDPOINT_URL settings",
-                region=target.region,
             ) from exc
         except boto.ProfileNotFound as exc:
             raise CredentialsError(
                 service,
-                operation,
+                name,
                 "ProfileNotFound",
                 str(exc),
-                hint="check AWS_PROFILE and ~/.aws/config",
-                region=target.region,
+                region=region,
+                hint="check AWS_PROFILE and ~/.aws/config (`aws configure list-profiles`)",
+            ) from exc
+        except boto.NoRegionError as exc:
+            raise CredentialsError(
+                service,
+                name,
+                "NoRegion",
+                str(exc),
+                region=region,
+                hint="set AWS_REGION or aws.regions in the configuration",
             ) from exc
 
 

@@ -28,8 +28,15 @@ def render_scan(console: Console, report: ScanReport, api_calls: int) -> None:
     console.print(Text(_headline(report, risks, api_calls), style="bold"))
     for risk in risks:
         console.print(_risk_panel(risk, report.now))
-    if not risks:
+    if not risks and not report.problems:
         console.print(Text("No in-use image is at risk.", style="green"))
+    elif not risks:
+        console.print(
+            Text(
+                "No risk found in what could be read; the parts below were not checked.",
+                style="yellow",
+            )
+        )
     for problem in report.problems:
         console.print(Text(f"could not check: {problem}", style="bold magenta"))
 
@@ -43,10 +50,16 @@ def _headline(report: ScanReport, risks: list[Risk], api_calls: int) -> str:
     later = len(risks) - now
     horizon = report.options.horizon / 86_400
     return (
-        f"Scan at {human(report.now)}: {len(repositories)} repositories ({with_policy} with a "
-        f"lifecycle policy), {images:,} images, {in_use:,} in use, {api_calls:,} AWS calls.\n"
-        f"{now} in-use image(s) at risk now, {later} more within {horizon:g} days or a few pushes."
+        f"Scan at {human(report.now)}: {_count(len(repositories), 'repository', 'repositories')}"
+        f" ({with_policy} with a lifecycle policy), {_count(images, 'image')} under a policy, "
+        f"{in_use:,} in use; {_count(api_calls, 'AWS call')} made.\n"
+        f"{_count(now, 'in-use image')} at risk now, {later} more within {horizon:g} days or a "
+        "few pushes."
     )
+
+
+def _count(number: int, singular: str, plural: str | None = None) -> str:
+    return f"{number:,} {singular if number == 1 else plural or singular + 's'}"
 
 
 def _risk_panel(risk: Risk, now: float) -> Panel:

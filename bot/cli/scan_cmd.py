@@ -102,11 +102,16 @@ def run_scan(args: argparse.Namespace) -> Exit:
 def settings_overrides_for_regions(args: argparse.Namespace) -> Settings:
     """The settings (``--config`` or ``$LIFEGUARD_CONFIG``) with ``--region`` on top."""
     if args.config:
+        if not Path(args.config).is_file():
+            raise CliInputError([f"--config: {args.config} is not a readable file"])
         os.environ[CONFIG_ENV] = args.config
     try:
         settings = load_settings()
     except ConfigError as exc:
-        raise CliInputError(str(exc).splitlines()) from None
+        lines = str(exc).splitlines()
+        if args.config:
+            lines = [line.replace(f"{CONFIG_ENV}: ", "--config: ", 1) for line in lines]
+        raise CliInputError(lines) from None
     if not args.region:
         return settings
     bad = [r for r in args.region if not is_valid_region(r)]
@@ -163,7 +168,10 @@ def _inventory_overrides(args: argparse.Namespace) -> dict[str, Any]:
     if args.no_lambda:
         overrides["lambda_functions"] = False
     if args.references:
-        overrides["static_references"] = Path(args.references)
+        path = Path(args.references)
+        if not path.is_file():
+            raise CliInputError([f"--references: {path} is not a readable file"])
+        overrides["static_references"] = path
     return overrides
 
 

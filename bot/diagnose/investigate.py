@@ -75,8 +75,23 @@ async def investigate(ref: ImageRef, where: Investigation, now: float) -> Facts:
     )
     if image is not None and image.status == "ACTIVE" and tag_points_to in (None, image):
         policy = await where.registry.repository_policy_text(repository)
-        return _replace(facts, repository_policy=policy) if policy else facts
+        facts = _replace(facts, repository_policy=policy) if policy else facts
+        return await _recent_moves(facts, repository, where, now)
     return await _with_trail(facts, repository, images, where, now)
+
+
+async def _recent_moves(
+    facts: Facts, repository: Repository, where: Investigation, now: float
+) -> Facts:
+    """For a present tag: where CloudTrail says it pointed recently (one lookup)."""
+    if where.trail is None or facts.ref.tag is None:
+        return facts
+    start = now - CLOUDTRAIL_WINDOW_DAYS * DAY
+    try:
+        pushes = await where.trail.tag_pushes(repository.key.name, start, now, tag=facts.ref.tag)
+    except LifeguardError as exc:
+        return _replace(facts, cloudtrail_error=str(exc))
+    return _replace(facts, tag_moves=_as_moves(tag_moves(pushes.items)))
 
 
 def _replace(facts: Facts, **changes: Any) -> Facts:
@@ -143,7 +158,7 @@ async def _with_trail(
 ) -> Facts:
     trail, ref = where.trail, facts.ref
     if trail is None:
-        return _replace(facts, cloudtrail_error="CloudTrail lookups are turned off")
+        return _replace(facts, cloudtrail_disabled=True)
     start, name = now - CLOUDTRAIL_WINDOW_DAYS * DAY, repository.key.name
     try:
         actions = await trail.lifecycle_actions(name, start, now)
@@ -151,33 +166,40 @@ async def _with_trail(
         pushes = await trail.tag_pushes(name, start, now, tag=ref.tag) if ref.tag else None
     except LifeguardError as exc:
         return _replace(facts, cloudtrail_error=str(exc))
-    mine = [a for a in actions.items if _concerns(a.digest, a.tags, ref, facts)]
+    pushed = pushes.items if pushes else ()
+    known = {p.digest for p in pushed} | ({ref.digest} if ref.digest else set())
+    moved_to = facts.tag_points_to.digest if facts.tag_points_to else None
+    known.discard(moved_to or "")
+    mine = [a for a in actions.items if _concerns(a.digest, a.tags, ref, known, moved_to)]
     policy = await _current_policy(where.registry, repository)
     expiries = tuple(_expiry(a, actions.items, images, policy) for a in mine if not a.failure_code)
     removed = tuple(
         ManualDeletion(d.event_time, d.principal, d.digests, d.tags)
         for d in deletions.items
-        if any(_concerns(digest, d.tags, ref, facts) for digest in d.digests or ("",))
-    )
-    moves = tuple(
-        TagMove(m.event_time, m.tag, m.digest, m.principal)
-        for m in (tag_moves(pushes.items) if pushes else [])
+        if (ref.tag is not None and ref.tag in d.tags) or known & set(d.digests)
     )
     truncated = actions.truncated or deletions.truncated or bool(pushes and pushes.truncated)
     return _replace(
         facts,
         expiries=expiries,
         deletions=removed,
-        tag_moves=moves,
+        tag_moves=_as_moves(tag_moves(pushed)),
+        pushes=tuple(TagMove(p.event_time, p.tag or "", p.digest, p.principal) for p in pushed),
         cloudtrail_truncated=truncated,
     )
 
 
-def _concerns(digest: str, tags: Sequence[str], ref: ImageRef, facts: Facts) -> bool:
+def _as_moves(moves: Sequence[Any]) -> tuple[TagMove, ...]:
+    return tuple(TagMove(m.event_time, m.tag, m.digest, m.principal) for m in moves)
+
+
+def _concerns(
+    digest: str, tags: Sequence[str], ref: ImageRef, known: set[str], moved_to: str | None
+) -> bool:
+    """Whether a lifecycle action is about the referenced image (not where its tag went)."""
     if ref.digest is not None:
         return digest == ref.digest
-    moved_to = facts.tag_points_to.digest if facts.tag_points_to else None
-    return ref.tag in tags and digest != moved_to
+    return digest != moved_to and (ref.tag in tags or digest in known)
 
 
 async def _current_policy(registry: EcrRegistry, repository: Repository) -> LifecyclePolicy | None:

@@ -93,7 +93,9 @@ class Facts:
     expiries: tuple[LifecycleExpiry, ...] = ()
     deletions: tuple[ManualDeletion, ...] = ()
     tag_moves: tuple[TagMove, ...] = ()
+    pushes: tuple[TagMove, ...] = ()
     cloudtrail_error: str | None = None
+    cloudtrail_disabled: bool = False
     cloudtrail_truncated: bool = False
 
 
@@ -143,10 +145,12 @@ def conclude(facts: Facts) -> Diagnosis:
         return _present(facts, image)
     if _tag_moved_away(facts):
         return _tag_moved(facts)
-    if facts.expiries:
-        return _expired(facts, facts.expiries[-1])
-    if facts.deletions:
-        return _deleted(facts, facts.deletions[-1])
+    last_expiry = facts.expiries[-1] if facts.expiries else None
+    last_deletion = facts.deletions[-1] if facts.deletions else None
+    if last_expiry and (last_deletion is None or last_expiry.at >= last_deletion.at):
+        return _expired(facts, last_expiry)
+    if last_deletion:
+        return _deleted(facts, last_deletion)
     return _no_trace(facts)
 
 
@@ -168,6 +172,11 @@ def _diagnosis(
     evidence: list[Evidence],
     suggestions: list[str],
 ) -> Diagnosis:
+    if facts.cloudtrail_disabled:
+        evidence.append(Evidence("CloudTrail was not read (--no-cloudtrail)", source="cloudtrail"))
+        suggestions.append(
+            "Run again without --no-cloudtrail to tell a lifecycle expiry from a deletion."
+        )
     if facts.cloudtrail_error:
         evidence.append(
             Evidence(f"CloudTrail could not be read: {facts.cloudtrail_error}", source="cloudtrail")
@@ -265,10 +274,10 @@ def _archived(facts: Facts, image: Image, evidence: list[Evidence]) -> Diagnosis
 
 
 def _pull_path_suggestions(facts: Facts) -> list[str]:
-    key = facts.repository
+    key, ref = facts.repository, facts.ref
+    uri = f"{key}{':' + ref.tag if ref.tag else ''}{'@' + ref.digest if ref.digest else ''}"
     suggestions = [
-        f"Pull with the exact URI {key}{':' + facts.ref.tag if facts.ref.tag else ''} "
-        "(account and region must match).",
+        f"Pull with the exact URI {uri} (account and region must match).",
         "Check the puller's credentials: the node/task role needs ecr:GetAuthorizationToken, "
         "ecr:BatchGetImage and ecr:GetDownloadUrlForLayer; ECR tokens last 12 hours.",
     ]
@@ -303,6 +312,17 @@ def _moves_evidence(facts: Facts) -> list[Evidence]:
     ]
 
 
+def _push_evidence(facts: Facts) -> list[Evidence]:
+    return [
+        Evidence(
+            f"PutImage pushed {push.tag or '(untagged)'} as {push.digest[:19]}… ({push.principal})",
+            push.at,
+            "cloudtrail",
+        )
+        for push in facts.pushes[-3:]
+    ]
+
+
 def _tag_moved(facts: Facts) -> Diagnosis:
     now_on = facts.tag_points_to
     assert now_on is not None
@@ -315,7 +335,7 @@ def _tag_moved(facts: Facts) -> Diagnosis:
         ),
         *_moves_evidence(facts),
     ]
-    state = "and the old digest is gone" if gone else "; the old digest still exists"
+    state = " and the old digest is gone" if gone else "; the old digest still exists"
     suggestions = [
         f"Pin workloads to a digest ({facts.repository.name}@<digest>) or use immutable tags, so "
         "a push under the same tag cannot change what runs.",
@@ -329,7 +349,7 @@ def _tag_moved(facts: Facts) -> Diagnosis:
     return _diagnosis(
         facts,
         Verdict.TAG_MOVED,
-        f"Tag {facts.ref.tag} was moved to another image {state}.",
+        f"Tag {facts.ref.tag} was moved to another image{state}.",
         evidence,
         suggestions,
     )
@@ -401,20 +421,21 @@ def _gone_suggestions(facts: Facts, tags: tuple[str, ...]) -> list[str]:
 
 
 def _no_trace(facts: Facts) -> Diagnosis:
-    if facts.cloudtrail_error:
+    if facts.cloudtrail_error or facts.cloudtrail_disabled:
+        why = "was not read" if facts.cloudtrail_disabled else "could not be read"
         return _diagnosis(
             facts,
             Verdict.UNKNOWN,
-            f"{_name(facts)} is not in the repository; CloudTrail could not be read to say why.",
+            f"{_name(facts)} is not in the repository; CloudTrail {why} to say why.",
             [],
             _similar(facts),
         )
-    if facts.tag_moves:
+    if facts.pushes:
         return _diagnosis(
             facts,
             Verdict.UNKNOWN,
             f"{_name(facts)} was pushed but is gone, and CloudTrail records no expiry or deletion.",
-            _moves_evidence(facts),
+            _push_evidence(facts),
             _similar(facts) + _gone_suggestions(facts, ()),
         )
     return _diagnosis(
