@@ -6,6 +6,8 @@ Usage::
     ecr-lifeguard lint --policy policy.json [--format json] [--fail-on warning]
     ecr-lifeguard scan [--repository GLOB ...] [--horizon 7d] [--policy proposed.json]
     ecr-lifeguard why-missing REF [--format json]
+    ecr-lifeguard protect|unprotect|protections|retag|restore|audit ARGS   (as /ecr in Slack)
+    ecr-lifeguard run [--http]                                           (the Slack bot)
 
 Exit codes: 0 success, 1 upstream failure, 2 invalid input, 3 something found (see each command).
 """
@@ -20,6 +22,7 @@ from bot import __version__
 from bot.cli.commands import run_lint, run_plan
 from bot.cli.exits import Exit
 from bot.cli.files import CliInputError
+from bot.cli.ops_cmd import add_ops_commands
 from bot.cli.scan_cmd import add_scan_arguments, run_scan
 from bot.cli.why_cmd import add_why_arguments, run_why_missing
 from bot.errors import ConfigError, CredentialsError, UpstreamError
@@ -44,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_lint(commands)
     _add_scan(commands)
     _add_why_missing(commands)
+    add_ops_commands(commands)
     return parser
 
 
