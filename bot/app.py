@@ -12,7 +12,8 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Literal
@@ -76,13 +77,18 @@ class Runtime:
 
 
 def build_runtime(
-    settings: Settings, store: Store, *, mode: Mode, aws_factory: AwsFactory | None = None
+    settings: Settings,
+    store: Store,
+    *,
+    mode: Mode,
+    aws_factory: AwsFactory | None = None,
+    clock: Callable[[], float] = time.time,
 ) -> Runtime:
     """Wire the services and the Slack app (no network call is made here)."""
     check_settings(settings, mode)
     assert settings.slack_bot_token is not None
     client = web_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
-    lifeguard = Lifeguard(settings, store, aws_factory)
+    lifeguard = Lifeguard(settings, store, aws_factory, clock)
     notifier = SlackNotifier(client, protect_for=settings.protect.default_duration)
     chatops = ChatOps(lifeguard, notifier)
     secret = settings.slack_signing_secret

@@ -87,14 +87,14 @@ class SlackNotifier:
         self.client = client
         self.protect_for = protect_for
 
-    async def post_alert(self, channel: str, risk: Risk, now: float) -> str:
-        """Post a new alert; return its ``ts``."""
+    async def post_alert(self, channel: str, risk: Risk, now: float) -> tuple[str, str]:
+        """Post a new alert; return the channel id (names such as #ops resolve) and ``ts``."""
         payload = alert_message(risk, now, protect_for=self.protect_for)
         response = await slack_call(
             "chat.postMessage",
             lambda: self.client.chat_postMessage(channel=channel, unfurl_links=False, **payload),
         )
-        return str(response["ts"])
+        return str(response.get("channel") or channel), str(response["ts"])
 
     async def update_alert(self, record: AlertRecord, risk: Risk, now: float) -> None:
         """Show the risk's current state in the alert message."""

@@ -26,6 +26,7 @@ from bot.assemble import inventory_sources, registries
 from bot.auth import Actor
 from bot.aws.clients import AwsClients
 from bot.aws.ecr import EcrRegistry
+from bot.errors import LifeguardError
 from bot.inventory.sources import collect_inventory
 from bot.refs import RepositoryKey
 from bot.risk.models import Risk
@@ -56,8 +57,8 @@ class Resolution:
 class Notifier(Protocol):
     """Where alerts are shown (Slack, in production)."""
 
-    async def post_alert(self, channel: str, risk: Risk, now: float) -> str:
-        """Post a new alert; return its message id (Slack ``ts``)."""
+    async def post_alert(self, channel: str, risk: Risk, now: float) -> tuple[str, str]:
+        """Post a new alert; return where it went: the channel id and the message id (``ts``)."""
         ...
 
     async def update_alert(self, record: AlertRecord, risk: Risk, now: float) -> None:
@@ -146,7 +147,7 @@ class AlertLoop:
         try:
             report = await self._scan()
             await store.put(LAST_SCAN, last_scan_summary(report))
-            posted, updated, unrouted = await self._alert(report)
+            posted, updated, unrouted, failures = await self._alert(report)
             resolved = await self._resolve(report)
             ended = await self._end_leases()
         finally:
@@ -159,7 +160,7 @@ class AlertLoop:
             resolved,
             unrouted,
             ended,
-            tuple(report.problems),
+            (*report.problems, *failures),
         )
 
     async def _scan(self) -> ScanReport:
@@ -193,26 +194,36 @@ class AlertLoop:
                 saved = SavedManifest(manifest.text, manifest.media_type, tags, now)
                 await vault.save(result.key, manifest.digest, saved)
 
-    async def _alert(self, report: ScanReport) -> tuple[int, int, int]:
+    async def _alert(self, report: ScanReport) -> tuple[int, int, int, list[str]]:
         posted = updated = unrouted = 0
+        failures: list[str] = []
         evaluated = {r.key: r.last_evaluated_at for r in report.repositories}
         for risk in report.risks:
-            key = image_key(risk.repository, risk.digest)
-            record = await self.lifeguard.alerts.get(key)
-            if record is not None and record.state == "open":
-                updated += await self._refresh(record, risk, evaluated.get(risk.repository), report)
+            try:
+                done = await self._alert_one(risk, evaluated.get(risk.repository), report)
+            except LifeguardError as exc:  # one channel failing must not silence the others
+                log.warning("alert for %s@%s not sent: %s", risk.repository, risk.digest, exc)
+                failures.append(f"alert for {risk.repository.name}@{risk.digest[:19]}: {exc}")
                 continue
-            channel = route(risk, self.lifeguard)
-            if channel is None:
-                unrouted += 1
-                log.warning(
-                    "no channel for %s@%s: set routing.default_channel",
-                    risk.repository,
-                    risk.digest,
-                )
-                continue
-            posted += await self._post(key, channel, risk, record, report.now)
-        return posted, updated, unrouted
+            posted += done == "posted"
+            updated += done == "updated"
+            unrouted += done == "unrouted"
+        return posted, updated, unrouted, failures
+
+    async def _alert_one(self, risk: Risk, evaluated: float | None, report: ScanReport) -> str:
+        key = image_key(risk.repository, risk.digest)
+        record = await self.lifeguard.alerts.get(key)
+        if record is not None and record.state == "open":
+            changed = await self._refresh(record, risk, evaluated, report)
+            return "updated" if changed else "unchanged"
+        channel = route(risk, self.lifeguard)
+        if channel is None:
+            log.warning(
+                "no channel for %s@%s: set routing.default_channel", risk.repository, risk.digest
+            )
+            return "unrouted"
+        posted = await self._post(key, channel, risk, record, report.now)
+        return "posted" if posted else "unchanged"
 
     async def _post(
         self, key: str, channel: str, risk: Risk, previous: AlertRecord | None, now: float
@@ -227,7 +238,7 @@ class AlertLoop:
         if not await alerts.claim(key, self.token):
             return 0
         try:
-            ts = await self.notifier.post_alert(channel, risk, now)
+            channel, ts = await self.notifier.post_alert(channel, risk, now)
         except Exception:
             await alerts.release_claim(key)
             raise
