@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Gauge, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
@@ -41,13 +43,16 @@ class Health:
         )
         self.ready = Gauge("lifeguard_ready", "1 when ready", registry=self.registry)
 
-    def socket_connected(self) -> bool:
+    async def socket_connected(self) -> bool:
         """True in HTTP mode; in Socket Mode, whether the websocket is up."""
         if self.socket is None:
             return True
         client = getattr(self.socket, "client", None)
         is_connected = getattr(client, "is_connected", None)
-        return bool(is_connected()) if callable(is_connected) else False
+        if not callable(is_connected):
+            return False
+        answer = is_connected()
+        return bool(await answer) if inspect.isawaitable(answer) else bool(answer)
 
     def refresh_metrics(self) -> None:
         """Copy the last cycle's figures into the gauges."""
@@ -66,7 +71,7 @@ def add_health_routes(app: web.Application, health: Health) -> None:
 
     async def readyz(_: web.Request) -> web.Response:
         problems = []
-        if not health.socket_connected():
+        if not await health.socket_connected():
             problems.append("Slack Socket Mode is not connected")
         if not await health.store.ping():
             problems.append("the state store (REDIS_URL) does not answer")

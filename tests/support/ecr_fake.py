@@ -1,0 +1,332 @@
+"""A stand-in for the ECR operations moto 5.2.5 lacks or answers differently from AWS.
+
+:class:`EcrFake` is a small HTTP server on 127.0.0.1 that speaks the real ECR wire protocol (JSON
+1.1: ``POST /``, ``X-Amz-Target: AmazonEC2ContainerRegistry_V20150921.<Operation>``, errors as
+``{"__type": ..., "message": ...}`` with HTTP 400). Every request is forwarded unchanged to moto,
+except:
+
+* ``UpdateImageStorageClass`` (not in moto): archive (ACTIVE → ARCHIVED) and restore (ARCHIVED →
+  ACTIVATING), on moto's own image objects; :meth:`EcrFake.finish_restore` then plays ECR
+  finishing the restore (ACTIVATING → ACTIVE, with ``lastActivatedAt``).
+* ``BatchCheckLayerAvailability``: moto only knows layers uploaded through its layer-upload API,
+  so every layer of an image pushed with ``PutImage`` looks missing. The fake answers AVAILABLE
+  for any well-formed digest except the layers the test declared cleaned up
+  (:meth:`EcrFake.forget_layers`), which are ``MissingLayerDigest`` failures as in ECR.
+* ``PutImage``: a manifest naming a forgotten layer fails with ``LayersNotFoundException``;
+  moving an immutable tag fails with ``ImageTagAlreadyExistsException`` (moto says
+  ``ImageAlreadyExistsException``, which ECR reserves for re-putting what is already there);
+  an image whose last tag moves away stays, untagged (moto deletes it).
+* ``GetLifecyclePolicy``: moto reports "now" as ``lastEvaluatedAt`` on every call; the fake keeps
+  the first value it sees per repository (ECR evaluates about once a day) and reports it as the
+  epoch number AWS sends, until the test says ECR evaluated again (:meth:`EcrFake.evaluated`).
+
+::
+
+    async with EcrFake(moto_endpoint) as fake:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_ECR", fake.url)
+        ...                                    # the code under test calls ECR through the fake
+        fake.finish_restore("app", digest)     # ECR finished restoring the image
+        assert fake.operations["UpdateImageStorageClass"] == 1
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from moto.ecr.models import ecr_backends
+
+from tests.support.moto_state import ACCOUNT, REGION
+
+TARGET_PREFIX = "AmazonEC2ContainerRegistry_V20150921."
+JSON_11 = "application/x-amz-json-1.1"
+LAYER_MEDIA_TYPE = "application/vnd.docker.image.rootfs.diff.tar.gzip"
+_DIGEST = re.compile(r"sha256:[a-f0-9]{64}")
+_HOP_BY_HOP = {"host", "content-length", "transfer-encoding", "connection", "content-encoding"}
+
+
+class EcrError(Exception):
+    """An ECR error answer: HTTP 400 with ``__type`` and ``message``."""
+
+    def __init__(self, error_type: str, message: str) -> None:
+        super().__init__(message)
+        self.error_type = error_type
+        self.message = message
+
+
+@dataclass
+class EcrFake:
+    """The fake server; use as an async context manager, then read :attr:`url`."""
+
+    upstream: str
+    account: str = ACCOUNT
+    region: str = REGION
+    gone_layers: set[str] = field(default_factory=set)
+    last_evaluated: dict[str, float] = field(default_factory=dict)
+    operations: Counter[str] = field(default_factory=Counter)
+    requests: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    url: str = ""
+    _runner: web.AppRunner | None = None
+    _session: aiohttp.ClientSession | None = None
+
+    async def __aenter__(self) -> EcrFake:
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", self._handle)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        host, port = self._runner.addresses[0][:2]
+        self.url = f"http://{host}:{port}"
+        self._session = aiohttp.ClientSession()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        if self._session is not None:
+            await self._session.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    # -- what tests do ----------------------------------------------------------------------------
+
+    def forget_layers(self, *digests: str) -> None:
+        """ECR cleaned these (unassociated) layers up: they are missing from now on."""
+        self.gone_layers.update(digests)
+
+    def finish_restore(self, repository: str, digest: str, at: datetime | None = None) -> None:
+        """ECR finished restoring an ACTIVATING image: it is ACTIVE, activated ``at`` (now)."""
+        image = self._image(repository, {"imageDigest": digest})
+        if getattr(image, "image_status", "ACTIVE") != "ACTIVATING":
+            raise AssertionError(f"{repository}@{digest} is not being restored")
+        image.image_status = "ACTIVE"
+        image.last_activated_at = at or datetime.now(UTC)
+
+    def evaluated(self, repository: str, at: float) -> None:
+        """ECR (last) ran the repository's lifecycle policy at ``at`` (epoch seconds)."""
+        self.last_evaluated[repository] = at
+
+    def calls(self, operation: str) -> list[dict[str, Any]]:
+        """The parameters of every request of ``operation`` that reached the fake."""
+        return [params for name, params in self.requests if name == operation]
+
+    # -- the server -------------------------------------------------------------------------------
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        target = request.headers.get("X-Amz-Target", "")
+        operation = target.removeprefix(TARGET_PREFIX) if target.startswith(TARGET_PREFIX) else ""
+        body = await request.read()
+        try:
+            params: dict[str, Any] = json.loads(body) if body else {}
+        except ValueError:
+            params = {}
+        self.operations[operation or request.path] += 1
+        self.requests.append((operation or request.path, params))
+        try:
+            if operation == "UpdateImageStorageClass":
+                return _json(self._update_image_storage_class(params))
+            if operation == "PutImage":
+                return await self._put_image(request, body, params)
+            if operation == "BatchCheckLayerAvailability":
+                return await self._batch_check_layer_availability(request, body, params)
+            if operation == "GetLifecyclePolicy":
+                return await self._get_lifecycle_policy(request, body, params)
+        except EcrError as exc:
+            return _error(exc.error_type, exc.message)
+        status, payload, headers = await self._forward(request, body)
+        return web.Response(status=status, body=payload, headers=headers)
+
+    def _repository(self, params: dict[str, Any]) -> Any:
+        name = str(params.get("repositoryName") or "")
+        registry = str(params.get("registryId") or self.account)
+        repositories = ecr_backends[registry][self.region].repositories
+        if name not in repositories:
+            raise EcrError(
+                "RepositoryNotFoundException",
+                f"The repository with name '{name}' does not exist in the registry with id "
+                f"'{registry}'",
+            )
+        return repositories[name]
+
+    def _image(self, repository: str, image_id: dict[str, Any], registry: str = "") -> Any:
+        repo = self._repository({"repositoryName": repository, "registryId": registry})
+        digest, tag = image_id.get("imageDigest"), image_id.get("imageTag")
+        for image in repo.images:
+            if digest is not None and image.image_digest != digest:
+                continue
+            if tag is not None and tag not in image.image_tags:
+                continue
+            return image
+        raise EcrError(
+            "ImageNotFoundException",
+            f"The image with imageId {{imageDigest:'{digest}', imageTag:'{tag}'}} does not exist "
+            f"within the repository with name '{repository}' in the registry with id "
+            f"'{registry or self.account}'",
+        )
+
+    def _update_image_storage_class(self, params: dict[str, Any]) -> dict[str, Any]:
+        image_id = params.get("imageId")
+        target = params.get("targetStorageClass")
+        if not isinstance(image_id, dict) or not (
+            image_id.get("imageDigest") or image_id.get("imageTag")
+        ):
+            raise EcrError("InvalidParameterException", "imageId needs imageDigest or imageTag")
+        if target not in {"STANDARD", "ARCHIVE"}:
+            raise EcrError(
+                "ValidationException",
+                f"1 validation error detected: Value '{target}' at 'targetStorageClass' failed "
+                "to satisfy constraint: Member must satisfy enum value set: [STANDARD, ARCHIVE]",
+            )
+        repo = self._repository(params)
+        image = self._image(repo.name, image_id, str(params.get("registryId") or ""))
+        status = getattr(image, "image_status", "ACTIVE")
+        if target == "STANDARD" and status == "ARCHIVED":
+            image.image_status = "ACTIVATING"
+        elif target == "ARCHIVE" and status == "ACTIVE":
+            image.image_status = "ARCHIVED"
+            image.last_archived_at = datetime.now(UTC)
+        elif not (target == "STANDARD" and status == "ACTIVATING"):
+            raise EcrError(
+                "ImageStorageClassUpdateNotSupportedException",
+                "The requested image storage class update is not supported.",
+            )
+        answered_id = {"imageDigest": image.image_digest}
+        if image_id.get("imageTag"):
+            answered_id["imageTag"] = image_id["imageTag"]
+        return {
+            "registryId": repo.registry_id,
+            "repositoryName": repo.name,
+            "imageId": answered_id,
+            "imageStatus": image.image_status,
+        }
+
+    async def _put_image(
+        self, request: web.Request, body: bytes, params: dict[str, Any]
+    ) -> web.Response:
+        manifest_text = str(params.get("imageManifest") or "")
+        try:
+            manifest = json.loads(manifest_text)
+        except ValueError:
+            manifest = {}
+        blobs = [layer.get("digest") for layer in manifest.get("layers", []) or []]
+        if isinstance(manifest.get("config"), dict):
+            blobs.append(manifest["config"].get("digest"))
+        gone = [blob for blob in blobs if blob in self.gone_layers]
+        if gone:
+            raise EcrError(
+                "LayersNotFoundException",
+                f"Layers with digests '{gone}' required for pushing image into repository with "
+                f"name '{params.get('repositoryName')}' in the registry with id "
+                f"'{params.get('registryId') or self.account}' do not exist",
+            )
+        tag = params.get("imageTag")
+        repo = self._repository(params)
+        owner = next((i for i in repo.images if tag is not None and tag in i.image_tags), None)
+        status, payload, headers = await self._forward(request, body)
+        if (
+            status == 400
+            and owner is not None
+            and owner.image_manifest != manifest_text
+            and json.loads(payload or b"{}").get("__type", "").endswith(
+                "ImageAlreadyExistsException"
+            )
+        ):
+            raise EcrError(
+                "ImageTagAlreadyExistsException",
+                f"The image tag '{tag}' already exists in the '{repo.name}' repository and "
+                "cannot be overwritten because the repository is immutable.",
+            )
+        if status == 200 and owner is not None and owner not in repo.images:
+            # moto deletes an image whose last tag moved away; ECR keeps it, untagged.
+            owner.image_tags = []
+            owner.image_tag = None
+            repo.images.append(owner)
+        return web.Response(status=status, body=payload, headers=headers)
+
+    async def _batch_check_layer_availability(
+        self, request: web.Request, body: bytes, params: dict[str, Any]
+    ) -> web.Response:
+        status, payload, headers = await self._forward(request, body)
+        if status != 200:
+            return web.Response(status=status, body=payload, headers=headers)
+        answer = json.loads(payload)
+        layers = list(answer.get("layers", []))
+        failures = []
+        for failure in answer.get("failures", []):
+            digest = failure.get("layerDigest", "")
+            usable = failure.get("failureCode") == "MissingLayerDigest" and _DIGEST.fullmatch(
+                digest
+            )
+            if usable and digest not in self.gone_layers:
+                layers.append(
+                    {
+                        "layerDigest": digest,
+                        "layerAvailability": "AVAILABLE",
+                        "layerSize": 1024,
+                        "mediaType": LAYER_MEDIA_TYPE,
+                    }
+                )
+            else:
+                failures.append(failure)
+        gone = {layer["layerDigest"] for layer in layers} & self.gone_layers
+        for digest in sorted(gone):
+            failures.append(
+                {
+                    "layerDigest": digest,
+                    "failureCode": "MissingLayerDigest",
+                    "failureReason": f"Layer digest '{digest}' could not be found",
+                }
+            )
+        layers = [layer for layer in layers if layer["layerDigest"] not in gone]
+        return _json({"layers": layers, "failures": failures})
+
+    async def _get_lifecycle_policy(
+        self, request: web.Request, body: bytes, params: dict[str, Any]
+    ) -> web.Response:
+        status, payload, headers = await self._forward(request, body)
+        if status != 200:
+            return web.Response(status=status, body=payload, headers=headers)
+        answer = json.loads(payload)
+        name = str(params.get("repositoryName"))
+        if name not in self.last_evaluated:
+            reported = answer.get("lastEvaluatedAt")
+            if isinstance(reported, str):
+                when = datetime.fromisoformat(reported.replace("Z", "+00:00"))
+                self.last_evaluated[name] = when.replace(tzinfo=when.tzinfo or UTC).timestamp()
+            elif isinstance(reported, int | float):
+                self.last_evaluated[name] = float(reported)
+        if name in self.last_evaluated:
+            answer["lastEvaluatedAt"] = self.last_evaluated[name]
+        return _json(answer)
+
+    async def _forward(
+        self, request: web.Request, body: bytes
+    ) -> tuple[int, bytes, dict[str, str]]:
+        assert self._session is not None
+        headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP_BY_HOP}
+        async with self._session.request(
+            request.method, self.upstream + request.path_qs, data=body, headers=headers
+        ) as upstream:
+            payload = await upstream.read()
+            kept = {k: v for k, v in upstream.headers.items() if k.lower() not in _HOP_BY_HOP}
+            return upstream.status, payload, kept
+
+
+def _json(payload: dict[str, Any]) -> web.Response:
+    return web.Response(
+        body=json.dumps(payload).encode(),
+        headers={"Content-Type": JSON_11, "x-amzn-RequestId": "ecr-fake"},
+    )
+
+
+def _error(error_type: str, message: str) -> web.Response:
+    return web.Response(
+        status=400,
+        body=json.dumps({"__type": error_type, "message": message}).encode(),
+        headers={"Content-Type": JSON_11, "x-amzn-RequestId": "ecr-fake"},
+    )
