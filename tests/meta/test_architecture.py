@@ -30,8 +30,12 @@ PURE = [
     "bot/auth.py",
     "bot/scan.py",
     "bot/settings.py",
+    "bot/kube/objects.py",
+    "bot/aws/cloudtrail_models.py",
+    "bot/aws/cloudtrail_records.py",
+    "bot/aws/cloudtrail_rules.py",
 ]
-ALLOWED_THIRD_PARTY = {"pydantic", "pydantic_core", "pydantic_settings"}
+ALLOWED_THIRD_PARTY = {"pydantic", "pydantic_core", "pydantic_settings", "yaml"}
 IO_LIBRARIES = {
     "aiobotocore",
     "botocore",
@@ -41,7 +45,6 @@ IO_LIBRARIES = {
     "slack_bolt",
     "aiohttp",
     "kubernetes_asyncio",
-    "yaml",
 }
 
 
@@ -82,7 +85,10 @@ def test_pure_modules_import_only_stdlib_pydantic_and_pure_modules(path: Path) -
 
 
 def test_bot_never_imports_handlers() -> None:
+    """Only the composition root (bot/app.py) wires the handlers in."""
     for path in (ROOT / "bot").rglob("*.py"):
+        if path == ROOT / "bot" / "app.py":
+            continue
         for module in imported_modules(path):
             assert not module.startswith("handlers"), f"{path} imports {module}"
 
