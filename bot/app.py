@@ -13,7 +13,7 @@ import contextlib
 import logging
 import signal
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Literal
@@ -25,13 +25,14 @@ from slack_bolt.async_app import AsyncApp
 from bot.adapters.redis_store import RedisStore
 from bot.adapters.slack import SlackDirectory, SlackNotifier, web_client
 from bot.auth import groups_to_check
+from bot.blocks.replies import audit_line
 from bot.chatops import ChatOps
 from bot.errors import ConfigError
 from bot.services.alerts import AlertLoop
 from bot.services.core import AwsFactory, Lifeguard
 from bot.settings import Settings
 from bot.state.memory import MemoryStore
-from bot.state.store import Store
+from bot.state.store import JsonObject, Store
 from handlers.health import Health, add_health_routes
 from handlers.slack import SlackListeners
 
@@ -88,8 +89,10 @@ def build_runtime(
     check_settings(settings, mode)
     assert settings.slack_bot_token is not None
     client = web_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
-    lifeguard = Lifeguard(settings, store, aws_factory, clock)
     notifier = SlackNotifier(client, protect_for=settings.protect.default_duration)
+    lifeguard = Lifeguard(
+        settings, store, aws_factory, clock, audit_sink=_audit_poster(notifier, settings)
+    )
     chatops = ChatOps(lifeguard, notifier)
     secret = settings.slack_signing_secret
     app = AsyncApp(
@@ -102,6 +105,20 @@ def build_runtime(
     SlackListeners(chatops, directory).register(app)
     loop = AlertLoop(lifeguard, notifier)
     return Runtime(settings, store, lifeguard, app, chatops, loop, Health(store, loop))
+
+
+def _audit_poster(
+    notifier: SlackNotifier, settings: Settings
+) -> Callable[[JsonObject], Awaitable[None]] | None:
+    """Post every audit entry to ``bot.audit_channel`` too, when one is configured."""
+    channel = settings.bot.audit_channel
+    if channel is None:
+        return None
+
+    async def post(entry: JsonObject) -> None:
+        await notifier.post(channel, {"text": audit_line(entry)})
+
+    return post
 
 
 @asynccontextmanager

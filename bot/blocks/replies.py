@@ -304,21 +304,30 @@ def protections_reply(leases: list[Lease], now: float) -> dict[str, Any]:
     return message(f"{len(leases)} protections", blocks)
 
 
+def audit_line(entry: JsonObject) -> str:
+    """One audit entry as a line of text.
+
+    Example:
+        >>> audit_line({"at": 0, "actor": "<@U1>", "action": "protect", "result": "denied",
+        ...             "repository": "app", "digest": None, "detail": None})
+        '1970-01-01 00:00 UTC <@U1> *protect* app → denied'
+    """
+    where = f"{entry.get('repository') or ''}" + (
+        f"@{short_digest(entry['digest'])}" if entry.get("digest") else ""
+    )
+    detail = f": {entry['detail']}" if entry.get("detail") else ""
+    return (
+        f"{human(float(entry['at']))} {entry['actor']} "  # our own label: a Slack mention
+        f"*{escape(str(entry['action']))}* {escape(where)} → {escape(str(entry['result']))}"
+        + escape(detail)[:200]
+    )
+
+
 def audit_reply(entries: list[JsonObject]) -> dict[str, Any]:
     """Recent audit entries, newest first."""
     if not entries:
         return text_reply("The audit log is empty.")
-    lines = []
-    for entry in entries[:30]:
-        where = f"{entry.get('repository') or ''}" + (
-            f"@{short_digest(entry['digest'])}" if entry.get("digest") else ""
-        )
-        detail = f": {entry['detail']}" if entry.get("detail") else ""
-        lines.append(
-            f"• {human(float(entry['at']))} {escape(str(entry['actor']))} "
-            f"*{escape(str(entry['action']))}* {escape(where)} → {escape(str(entry['result']))}"
-            + escape(detail)[:200]
-        )
+    lines = [f"• {audit_line(entry)}" for entry in entries[:30]]
     return message("Audit log", [header("Audit log"), section("\n".join(lines))])
 
 

@@ -7,8 +7,9 @@ services call AWS through :class:`~bot.aws.clients.AwsClients` and keep state in
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
@@ -28,6 +29,8 @@ from bot.state.records import (
     audit_entry,
 )
 from bot.state.store import JsonObject, Store
+
+log = logging.getLogger(__name__)
 
 
 class CommandError(LifeguardError):
@@ -71,6 +74,7 @@ class Lifeguard:
     store: Store
     aws_factory: AwsFactory | None = None
     clock: Callable[[], float] = time.time
+    audit_sink: Callable[[JsonObject], Awaitable[None]] | None = None
     leases: LeaseBook = field(init=False)
     alerts: AlertBook = field(init=False)
     vault: ManifestVault = field(init=False)
@@ -151,6 +155,11 @@ class Lifeguard:
             at=self.clock(),
         )
         await self.audit.record(entry)
+        if self.audit_sink is not None:
+            try:
+                await self.audit_sink(entry)
+            except LifeguardError as exc:  # the stream has the entry; the channel is a copy
+                log.warning("audit entry not posted to the audit channel: %s", exc)
         return entry
 
 

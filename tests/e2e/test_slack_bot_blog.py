@@ -41,6 +41,7 @@ from tests.support.slack_stub import (
 )
 
 ALERT_CHANNEL = "C0SHOP"  # #shop-oncall, named by the Deployment's ecr-lifeguard/channel
+AUDIT_CHANNEL = "C0AUDIT"
 ALLOWED = "U0ALICE"
 REFUSED = "U0BOB"
 KEEP_TAG = "keep-" + SHARED_DIGEST.removeprefix("sha256:")[:12]
@@ -112,7 +113,7 @@ def bot_settings(slack: SlackStub, redis_url: str, kubeconfig: Path) -> Settings
         inventory={"ecs": False, "lambda": False},
         routing={"default_channel": CHANNEL_ID},
         permissions=[{"repositories": "webshop-*", "users": [ALLOWED]}],
-        bot={"scan_interval": 3600},
+        bot={"scan_interval": 3600, "audit_channel": AUDIT_CHANNEL},
     )
 
 
@@ -131,6 +132,7 @@ async def bot(
         monkeypatch.setenv("AWS_ENDPOINT_URL_CLOUDTRAIL", trail.url)
         slack.add_user("U0BOB", "bob")
         slack.add_channel(ALERT_CHANNEL, "shop-oncall")
+        slack.add_channel(AUDIT_CHANNEL, "lifeguard-audit")
         settings = bot_settings(slack, redis_server.url, kubeconfig)
         now = parse_instant(NOW)
         runtime = build_runtime(settings, store, mode="http", clock=lambda: now)
@@ -172,6 +174,10 @@ async def test_blog_alert_protect_refused_then_allowed(bot: Bot) -> None:
     assert bot.policy() == policy_before and bot.images() == images_before
     audit = await bot.runtime.lifeguard.audit.recent(5)
     assert audit[0]["result"] == "denied" and audit[0]["actor"] == f"<@{REFUSED}>"
+    posted = await bot.slack.wait_for(
+        "chat.postMessage", lambda c: c.args.get("channel") == AUDIT_CHANNEL
+    )
+    assert f"<@{REFUSED}> *protect* webshop-assets → denied" in posted.args["text"]
 
     await bot.click(PROTECT, value, ALLOWED, alert.ts)
     proposal = await bot.slack.wait_for(
