@@ -113,7 +113,7 @@ class SlackNotifier:
             "chat.update",
             lambda: self.client.chat_update(channel=record.channel, ts=record.ts, **payload),
         )
-        await self.reply(record.channel, record.ts, payload["text"])
+        await self.reply(record.channel, record.ts, f"{payload['text']}: {resolution.detail}.")
 
     async def reply(self, channel: str, thread_ts: str, text: str) -> None:
         """A reply in a thread."""

@@ -41,6 +41,20 @@ def short_digest(digest: str) -> str:
     return digest.removeprefix("sha256:")[:12]
 
 
+def duration_label(seconds: float) -> str:
+    """A duration for a button: whole days or hours in words, else the short form.
+
+    Example:
+        >>> duration_label(7 * 86400), duration_label(86400), duration_label(12 * 3600)
+        ('7 days', '1 day', '12 hours')
+    """
+    for unit, size in (("day", 86_400), ("hour", 3_600)):
+        count, rest = divmod(int(seconds), size)
+        if count and not rest:
+            return f"{count} {unit}{'s' if count != 1 else ''}"
+    return format_duration(seconds)
+
+
 def tag_list(tags: tuple[str, ...]) -> str:
     """Tags for a message, escaped and shortened.
 
@@ -98,7 +112,7 @@ def alert_message(
         section("*Why*\n" + escape(risk.reason)),
         actions(
             button(
-                f"Protect {format_duration(protect_for)}",
+                f"Protect {duration_label(protect_for)}",
                 PROTECT,
                 value,
                 style="primary",
@@ -150,7 +164,7 @@ def resolved_message(
     }.get(reason, f"✅ Resolved: {name}")
     blocks: list[Block] = [
         header(title),
-        section(escape(detail[:1].upper() + detail[1:]) + "."),
+        section(detail[:1].upper() + detail[1:] + "."),  # our own text, with Slack mentions
         context(f"`{escape(str(repository))}@{digest}`"),
     ]
     if reason == "deleted":

@@ -28,6 +28,7 @@ from bot.aws.clients import AwsClients
 from bot.aws.ecr import EcrRegistry
 from bot.errors import LifeguardError
 from bot.inventory.sources import collect_inventory
+from bot.lifecycle.timefmt import human
 from bot.refs import RepositoryKey
 from bot.risk.models import Risk
 from bot.scan import RepositoryResult, ScanOptions, ScanReport, scan
@@ -283,7 +284,8 @@ class AlertLoop:
         lifeguard = self.lifeguard
         lease = await lifeguard.leases.get(repository, digest)
         if lease is not None:
-            return Resolution("protected", f"protected by {lease.owner}", lease)
+            until = human(lease.until)
+            return Resolution("protected", f"protected by {lease.owner} until {until}", lease)
         async with lifeguard.aws() as aws:
             registry: EcrRegistry = lifeguard.registry_for(aws, repository)
             found = await registry.repository(repository.name, registry_id=repository.registry)

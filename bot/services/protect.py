@@ -71,9 +71,12 @@ class ProtectService:
             image = self._protectable(ref, located.image)
             await lifeguard.authorize(actor, "protect", located.key)
             tag = keep_tag(self.prefix, image.digest)
+            # Check the guard rule can be added before touching the image, so that a refusal
+            # leaves nothing behind.
+            planned = await self._plan_guard(located.registry, located.repository)
             added, image = await self._tag(located.registry, located.repository, image, tag)
             change, applied, policy = await self._guard(
-                actor, located.registry, located.repository, image.digest
+                actor, located.registry, located.repository, image.digest, planned
             )
             previous = await lifeguard.leases.get(located.key, image.digest)
             now = lifeguard.clock()
@@ -138,25 +141,45 @@ class ProtectService:
         added = await registry.put_tag(repository, manifest, tag)
         return added, dataclasses.replace(image, tags=(*image.tags, tag))
 
-    async def _guard(
-        self, actor: Actor, registry: EcrRegistry, repository: Repository, digest: str
-    ) -> tuple[PolicyChange | None, bool, LifecyclePolicy | None]:
+    async def _plan_guard(
+        self, registry: EcrRegistry, repository: Repository
+    ) -> tuple[str, LifecyclePolicy, LifecyclePolicy | None] | None:
+        """The current policy text and model, and the guarded policy when one is needed.
+
+        None when the repository has no policy. Raises :class:`CommandError` when the guard rule
+        cannot be added (the policy would break a quota).
+        """
         info = await registry.lifecycle_policy(repository)
         if info is None:
-            return None, False, None
+            return None
         policy = parse_policy(info.text)
         if has_guard(policy, self.prefix):
-            return None, False, policy
+            return info.text, policy, None
         guarded = with_guard(policy, self.prefix)
         problems = check_policy(guarded, len(guarded.to_json()))
         if problems:
             raise CommandError(
-                "The guard rule cannot be added to the policy: "
+                "The guard rule cannot be added to the policy, so nothing was changed: "
                 + "; ".join(str(p) for p in problems)
             )
+        return info.text, policy, guarded
+
+    async def _guard(
+        self,
+        actor: Actor,
+        registry: EcrRegistry,
+        repository: Repository,
+        digest: str,
+        planned: tuple[str, LifecyclePolicy, LifecyclePolicy | None] | None,
+    ) -> tuple[PolicyChange | None, bool, LifecyclePolicy | None]:
+        if planned is None:
+            return None, False, None
+        text, policy, guarded = planned
+        if guarded is None:
+            return None, False, policy
         after = guarded.to_json()
         if self.lifeguard.settings.protect.apply_policy_change == "automatic":
-            change = PolicyChange(repository.key, info.text, after)
+            change = PolicyChange(repository.key, text, after)
             await self._apply(actor, registry, repository, change, digest=digest)
             return change, True, guarded
         token = await self.lifeguard.confirmations.create(
@@ -166,11 +189,11 @@ class ProtectService:
                 "region": repository.key.region,
                 "repository": repository.key.name,
                 "digest": digest,
-                "before_sha": _sha(info.text),
+                "before_sha": _sha(text),
                 "after": after,
             }
         )
-        return PolicyChange(repository.key, info.text, after, token), False, policy
+        return PolicyChange(repository.key, text, after, token), False, policy
 
     async def _apply(
         self,
@@ -196,11 +219,14 @@ class ProtectService:
     async def apply_guard(self, actor: Actor, token: str) -> tuple[PolicyChange, Shielding]:
         """Apply a confirmed guard-rule change, if the policy did not change in between."""
         lifeguard = self.lifeguard
-        change = await lifeguard.confirmations.take(token)
-        if change is None or change.get("kind") != "guard":
+        pending = await lifeguard.confirmations.peek(token)
+        if pending is None or pending.get("kind") != "guard":
             raise CommandError("This confirmation has expired or was already used.")
-        key = RepositoryKey(change["registry"], change["region"], change["repository"])
+        key = RepositoryKey(pending["registry"], pending["region"], pending["repository"])
         await lifeguard.authorize(actor, "change the lifecycle policy of", key)
+        change = await lifeguard.confirmations.take(token)
+        if change is None:
+            raise CommandError("This confirmation was already used.")
         async with lifeguard.aws() as aws:
             registry = lifeguard.registry_for(aws, key)
             repository = await registry.repository(key.name, registry_id=key.registry)

@@ -271,6 +271,10 @@ class Confirmations:
         await self.store.put(f"confirm:{token}", change, ttl=self.TTL)
         return token
 
+    async def peek(self, token: str) -> JsonObject | None:
+        """The pending change, without using it up (to check who may confirm it)."""
+        return await self.store.get(f"confirm:{token}")
+
     async def take(self, token: str) -> JsonObject | None:
         """The change, exactly once (a second click, or an expired token, gets None)."""
         change = await self.store.get(f"confirm:{token}")

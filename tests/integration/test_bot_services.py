@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import botocore.loaders
 import pytest
 import redis.asyncio as aioredis
 
@@ -25,19 +27,20 @@ from bot.adapters.slack import SlackDirectory, SlackNotifier, web_client
 from bot.auth import Actor
 from bot.aws.clients import AwsClients, targets
 from bot.aws.ecr import EcrRegistry
+from bot.errors import UpstreamError
 from bot.lifecycle.evaluate import evaluate
 from bot.lifecycle.guard import GUARD_DESCRIPTION, is_guard
 from bot.lifecycle.parse import parse_policy
 from bot.lifecycle.timefmt import parse_instant
 from bot.refs import ImageRef, RepositoryKey, parse_image_ref
-from bot.services.alerts import AlertLoop, snooze
+from bot.services.alerts import AlertLoop, Resolution, snooze
 from bot.services.core import CommandError, Denied, Lifeguard
 from bot.services.protect import ProtectService
 from bot.services.restore import RestoreService
 from bot.services.retag import RetagService, tag_is_immutable
 from bot.settings import AwsSettings, Settings
 from bot.state.memory import MemoryStore
-from bot.state.records import Confirmations, SavedManifest, image_key
+from bot.state.records import AlertRecord, Confirmations, SavedManifest, image_key
 from bot.state.store import Store
 from tests.support.blog import NOW as BLOG_NOW
 from tests.support.blog import REPOSITORY as BLOG_REPOSITORY
@@ -69,8 +72,8 @@ REPO = "app"
 KEY = RepositoryKey(ACCOUNT, REGION, REPO)
 ALICE = Actor("U0ALICE", "C0OPS")
 BOB = Actor("U0BOB", "C0RANDOM")
+ALICE_ELSEWHERE = Actor("U0ALICE", "C0OTHER")  # the same allowed user, in another channel
 KEEP = re.compile(r"^keep-[0-9a-f]{12}$")
-DOCKER_V2 = "application/vnd.docker.distribution.manifest.v2+json"
 
 # Rules at 1, 5 and 10: the guard goes first, and only the rule at 1 has to move (to 2).
 POLICY = json.dumps(
@@ -128,6 +131,28 @@ class Clock:
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
+
+
+@pytest.fixture(scope="module", autouse=True)
+def parse_botocore_endpoints_once() -> Iterator[None]:
+    """Parse botocore's endpoints file (read-only data) once for the module, not per session.
+
+    Every unit of work makes fresh AWS clients with a fresh SDK session, as in production, and
+    each session parses that file again (about 50 ms); the cache keeps the module fast.
+    """
+    original = botocore.loaders.JSONFileLoader.load_file
+    parsed: dict[str, Any] = {}
+
+    def load_file(self: Any, file_path: str, *args: Any, **kwargs: Any) -> Any:
+        if not file_path.endswith(f"{os.sep}data{os.sep}endpoints"):
+            return original(self, file_path, *args, **kwargs)
+        if file_path not in parsed:
+            parsed[file_path] = original(self, file_path, *args, **kwargs)
+        return parsed[file_path]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(botocore.loaders.JSONFileLoader, "load_file", load_file)
+        yield
 
 
 @pytest.fixture
@@ -248,7 +273,7 @@ def lifeguard(make_lifeguard: Factory) -> Lifeguard:
     return make_lifeguard()
 
 
-# --- arranging and reading moto --------------------------------------------------------------------
+# --- arranging and reading moto -------------------------------------------------------------------
 
 
 def create_repository(
@@ -293,9 +318,8 @@ def tags_by_digest(ecr: Any, repository: str = REPO) -> dict[str, set[str]]:
 
 
 def manifest_in_moto(ecr: Any, digest: str, repository: str = REPO) -> tuple[str, str]:
-    [image] = ecr.batch_get_image(
-        repositoryName=repository, imageIds=[{"imageDigest": digest}]
-    )["images"]
+    found = ecr.batch_get_image(repositoryName=repository, imageIds=[{"imageDigest": digest}])
+    [image] = found["images"]
     return image["imageManifest"], image.get("imageManifestMediaType", "")
 
 
@@ -328,7 +352,54 @@ def ref(text: str) -> ImageRef:
     return parse_image_ref(text)
 
 
-# --- protect: keep tag and lease ---------------------------------------------------------------------
+# --- the ECR fake itself --------------------------------------------------------------------------
+
+
+async def test_the_ecr_fake_answers_storage_class_changes_as_ecr_does(
+    ecr: Any, fake: EcrFake
+) -> None:
+    create_repository(ecr, policy=None)
+    digest = push_image(ecr, "v1", ["v1"])
+    settings = AwsSettings(regions=["us-east-1"], max_attempts=1)
+    target = targets(settings)[0]
+    ids = {"registryId": ACCOUNT, "repositoryName": REPO}
+    async with AwsClients(settings) as aws:
+        archived = await aws.call(
+            target,
+            "ecr",
+            "update_image_storage_class",
+            imageId={"imageTag": "v1"},
+            targetStorageClass="ARCHIVE",
+            **ids,
+        )
+        assert archived == {
+            "ResponseMetadata": archived["ResponseMetadata"],
+            **ids,
+            "imageId": {"imageDigest": digest, "imageTag": "v1"},
+            "imageStatus": "ARCHIVED",
+        }
+        failures = {
+            "ImageStorageClassUpdateNotSupportedException": ({"imageTag": "v1"}, "ARCHIVE", REPO),
+            "ImageNotFoundException": ({"imageTag": "nope"}, "STANDARD", REPO),
+            "RepositoryNotFoundException": ({"imageTag": "v1"}, "STANDARD", "nope"),
+        }
+        for code, (image_id, storage_class, repository) in failures.items():
+            with pytest.raises(UpstreamError) as failed:
+                await aws.call(
+                    target,
+                    "ecr",
+                    "update_image_storage_class",
+                    repositoryName=repository,
+                    imageId=image_id,
+                    targetStorageClass=storage_class,
+                )
+            assert failed.value.code == code
+    with pytest.raises(AssertionError, match="not being restored"):
+        fake.finish_restore(REPO, digest)
+    assert ecr_image(REPO, digest).image_status == "ARCHIVED"
+
+
+# --- protect: keep tag and lease ------------------------------------------------------------------
 
 
 async def test_protect_adds_a_keep_tag_and_stores_the_lease(
@@ -370,7 +441,7 @@ async def test_protect_durations_and_extending_a_lease(
     assert first.lease.until == T0 + 3600 and first.keep_tag_added
 
     clock.advance(600)
-    longer = await service.protect(BOB_ALLOWED, ref("app:v1"), 3 * DAY, "")
+    longer = await service.protect(ALICE_ELSEWHERE, ref("app:v1"), 3 * DAY, "")
     assert longer.extended and not longer.keep_tag_added
     assert longer.lease.until == T0 + 600 + 3 * DAY
     assert longer.lease.created_at == T0 and longer.lease.reason == "deploy window"
@@ -390,9 +461,6 @@ async def test_protect_durations_and_extending_a_lease(
     assert lease is not None and lease.until == clock.now + 90 * DAY
 
 
-BOB_ALLOWED = Actor("U0ALICE", "C0OTHER")  # the same allowed user, from another channel
-
-
 async def test_protect_refuses_archived_and_missing_images(
     ecr: Any, lifeguard: Lifeguard, fake: EcrFake
 ) -> None:
@@ -402,7 +470,7 @@ async def test_protect_refuses_archived_and_missing_images(
     service = ProtectService(lifeguard)
     with pytest.raises(CommandError, match=r"archived: restore it first \(`/ecr restore app:old`"):
         await service.protect(ALICE, ref("app:old"), None, "")
-    with pytest.raises(CommandError, match="not in the repository.*why-missing app:gone"):
+    with pytest.raises(CommandError, match=r"not in the repository.*why-missing app:gone"):
         await service.protect(ALICE, ref("app:gone"), None, "")
     with pytest.raises(CommandError, match="Repository nope does not exist"):
         await service.protect(ALICE, ref("nope:v1"), None, "")
@@ -551,11 +619,6 @@ async def test_a_guard_that_would_exceed_fifty_rules_is_refused_clearly(
     assert await lifeguard.leases.active() == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="product bug: protect puts the keep tag before it finds the guard cannot be added, "
-    "so a refused protect leaves an unaudited keep tag that no lease will ever remove",
-)
 async def test_a_refused_guard_leaves_no_keep_tag_behind(
     ecr: Any, lifeguard: Lifeguard, fake: EcrFake
 ) -> None:
@@ -566,7 +629,7 @@ async def test_a_refused_guard_leaves_no_keep_tag_behind(
     assert tags_by_digest(ecr) == {digest: {"v1"}}
 
 
-# --- authorisation -----------------------------------------------------------------------------------
+# --- authorisation --------------------------------------------------------------------------------
 
 
 async def test_a_user_who_may_not_is_refused_named_who_may_and_audited(
@@ -621,11 +684,6 @@ async def test_unprotect_and_guard_confirmation_need_permission_too(
     assert denied == ["change the lifecycle policy of", "unprotect"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="product bug: apply_guard (and RetagService.confirm) take the single-use token before "
-    "authorising, so a click by a user who may not confirm burns the confirmation for everyone",
-)
 async def test_a_denied_confirmation_leaves_the_token_for_an_allowed_user(
     ecr: Any, lifeguard: Lifeguard, fake: EcrFake
 ) -> None:
@@ -666,7 +724,7 @@ async def test_user_group_and_channel_rules(
     assert tags_by_digest(ecr)[digest] == {"v1", "by-group", "by-channel"}
     with pytest.raises(Denied) as denied:
         await service.retag(eve, ref("app:v1"), "by-eve")
-    assert "only <!subteam^S0PLATFORM> or people in <#C0DEPLOY> may retag" in str(denied.value)
+    assert "only <!subteam^S0PLATFORM>, people in <#C0DEPLOY> may retag" in str(denied.value)
     with pytest.raises(Denied, match="no permission rule covers billing"):
         await service.retag(carol, ref("billing:b1"), "x")
     assert tags_by_digest(ecr)[digest] == {"v1", "by-group", "by-channel"}
@@ -697,7 +755,7 @@ async def test_the_cli_actor_is_trusted_without_permission_rules(
     ]
 
 
-# --- unprotect and lease expiry --------------------------------------------------------------------
+# --- unprotect and lease expiry -------------------------------------------------------------------
 
 
 async def test_unprotect_removes_the_keep_tag(
@@ -769,3 +827,641 @@ async def test_due_leases_end_and_their_keep_tags_go(
     }
     assert {e["detail"] for e in expired} == {r.note for r in ended}
     assert await service.end_due_leases() == []  # nothing ends twice
+
+
+# --- retag ----------------------------------------------------------------------------------------
+
+
+def manifest_without_media_type(seed: str) -> str:
+    """An OCI manifest that leaves ``mediaType`` out: PutImage then needs the media type."""
+    document = json.loads(image_manifest(seed))
+    del document["mediaType"]
+    return json.dumps(document, indent=2) + "\n"  # bytes nobody would re-serialise the same way
+
+
+async def test_retag_adds_a_tag_with_the_manifest_bytes_and_media_type_unchanged(
+    ecr: Any, lifeguard: Lifeguard, fake: EcrFake
+) -> None:
+    create_repository(ecr, policy=None)
+    manifest = manifest_without_media_type("v1")
+    digest = push_image(ecr, "v1", ["v1"], manifest=manifest)
+    assert digest == digest_of(manifest)
+    result = await RetagService(lifeguard).retag(ALICE, ref("app:v1"), "stable")
+    assert (result.status, result.tag, result.image.digest) == ("done", "stable", digest)
+    assert result.moved_from is None and result.token is None
+    assert tags_by_digest(ecr) == {digest: {"v1", "stable"}}
+    assert manifest_in_moto(ecr, digest) == (manifest, OCI_MANIFEST)
+    [put] = fake.calls("PutImage")
+    assert put["imageManifest"] == manifest and put["imageManifestMediaType"] == OCI_MANIFEST
+    assert put["imageDigest"] == digest
+    [entry, *_] = await audit(lifeguard)
+    assert (entry["action"], entry["result"], entry["digest"]) == ("retag", "ok", digest)
+    assert (entry["before"], entry["after"]) == ({"stable": None}, {"stable": digest})
+
+
+async def test_retag_with_a_tag_already_on_the_image_is_already(
+    ecr: Any, lifeguard: Lifeguard, fake: EcrFake
+) -> None:
+    create_repository(ecr, policy=None, mutability="IMMUTABLE")
+    digest = push_image(ecr, "v1", ["v1", "stable"])
+    result = await RetagService(lifeguard).retag(ALICE, ref("app:v1"), "stable")
+    assert (result.status, result.image.digest) == ("already", digest)
+    assert fake.calls("PutImage") == [] and tags_by_digest(ecr) == {digest: {"v1", "stable"}}
+
+
+async def test_moving_a_tag_needs_a_confirmation_bound_to_both_digests(
+    ecr: Any, lifeguard: Lifeguard, fake: EcrFake
+) -> None:
+    create_repository(ecr, policy=None)
+    old = push_image(ecr, "old", ["stable"], age_days=3)
+    new = push_image(ecr, "new", ["v2"], age_days=1)
+    service = RetagService(lifeguard)
+    asked = await service.retag(ALICE, ref("app:v2"), "stable")
+    assert asked.status == "needs_confirmation" and asked.token
+    assert asked.moved_from is not None and asked.moved_from.digest == old
+    assert asked.image.digest == new
+    assert tags_by_digest(ecr) == {old: {"stable"}, new: {"v2"}}
+    assert fake.calls("PutImage") == []
+
+    done = await service.confirm(ALICE, asked.token)
+    assert done.status == "done" and done.moved_from is not None
+    assert (done.moved_from.digest, done.image.digest) == (old, new)
+    assert tags_by_digest(ecr) == {old: set(), new: {"v2", "stable"}}  # old stays, untagged
+    assert manifest_in_moto(ecr, new)[0] == image_manifest("new")
+    [entry, *_] = await audit(lifeguard)
+    assert (entry["before"], entry["after"]) == ({"stable": old}, {"stable": new})
+    with pytest.raises(CommandError, match="expired or was already used"):
+        await service.confirm(ALICE, asked.token)
+
+
+async def test_a_confirmation_is_refused_when_the_tag_moved_meanwhile(
+    ecr: Any, lifeguard: Lifeguard, fake: EcrFake
+) -> None:
+    create_repository(ecr, policy=None)
+    old = push_image(ecr, "old", ["v1", "stable"], age_days=3)
+    new = push_image(ecr, "new", ["v2"], age_days=2)
+    other = push_image(ecr, "other", ["v3"], age_days=1)
+    service = RetagService(lifeguard)
+    asked = await service.retag(ALICE, ref("app:v2"), "stable")
+    assert asked.token
+    push(ecr, REPO, image_manifest("other"), ["stable"])  # someone moved it meanwhile
+    moved = "stable moved since this was asked; nothing was changed"
+    with pytest.raises(CommandError, match=moved):
+        await service.confirm(ALICE, asked.token)
+    assert tags_by_digest(ecr) == {old: {"v1"}, new: {"v2"}, other: {"v3", "stable"}}
+    # bound to the target digest too: it is gone by the time of the confirmation
+    second = await service.retag(ALICE, ref("app:v2"), "v3")
+    assert second.token
+    ecr.batch_delete_image(repositoryName=REPO, imageIds=[{"imageDigest": new}])
+    with pytest.raises(CommandError, match=f"app@{new} is not in the repository"):
+        await service.confirm(ALICE, second.token)
+    assert tags_by_digest(ecr) == {old: {"v1"}, other: {"v3", "stable"}}
+    assert fake.calls("PutImage") == []
+
+
+@pytest.mark.parametrize(
+    ("mode", "exclusions", "movable", "fixed"),
+    [
+        ("MUTABLE", (), "stable", None),
+        ("IMMUTABLE", (), None, "stable"),
+        ("IMMUTABLE_WITH_EXCLUSION", ("latest*",), "latest", "stable"),
+        ("MUTABLE_WITH_EXCLUSION", ("release-*",), "stable", "release-1"),
+    ],
+)
+async def test_tag_mutability_modes_decide_whether_a_tag_may_move(
+    *,
+    ecr: Any,
+    lifeguard: Lifeguard,
+    fake: EcrFake,
+    mode: str,
+    exclusions: tuple[str, ...],
+    movable: str | None,
+    fixed: str | None,
+) -> None:
+    create_repository(ecr, policy=None, mutability=mode, exclusions=exclusions)
+    tags = [t for t in (movable, fixed) if t]
+    old = push_image(ecr, "old", ["v1", *tags], age_days=3)
+    new = push_image(ecr, "new", ["v2"], age_days=1)
+    async with AwsClients(lifeguard.settings.aws) as aws:
+        repository = await EcrRegistry(aws, targets(lifeguard.settings.aws)[0]).repository(REPO)
+    assert repository is not None
+    assert (repository.tag_mutability, repository.mutability_exclusions) == (mode, exclusions)
+    assert [tag_is_immutable(repository, t) for t in tags] == [t == fixed for t in tags]
+
+    service = RetagService(lifeguard)
+    added = await service.retag(ALICE, ref("app:v2"), "extra")  # a new tag is always fine
+    assert added.status == "done"
+    if fixed:
+        with pytest.raises(CommandError) as refused:
+            await service.retag(ALICE, ref("app:v2"), fixed)
+        message = str(refused.value)
+        assert f"{fixed} is already on image {old.removeprefix('sha256:')[:12]}" in message
+        assert f"does not let it move (tag mutability {mode}" in message
+        assert tags_by_digest(ecr) == {old: {"v1", *tags}, new: {"v2", "extra"}}
+    if movable:
+        asked = await service.retag(ALICE, ref("app:v2"), movable)
+        assert asked.status == "needs_confirmation" and asked.token
+        await service.confirm(ALICE, asked.token)
+        assert movable in tags_by_digest(ecr)[new] and movable not in tags_by_digest(ecr)[old]
+    refused_puts = [c for c in fake.calls("PutImage") if c.get("imageTag") == fixed]
+    assert refused_puts == []  # refused before asking ECR
+
+
+async def test_a_repository_made_immutable_before_the_confirmation_refuses_clearly(
+    ecr: Any, lifeguard: Lifeguard, fake: EcrFake
+) -> None:
+    create_repository(ecr, policy=None)
+    old = push_image(ecr, "old", ["v1", "stable"], age_days=3)
+    new = push_image(ecr, "new", ["v2"], age_days=1)
+    service = RetagService(lifeguard)
+    asked = await service.retag(ALICE, ref("app:v2"), "stable")
+    assert asked.token
+    ecr.put_image_tag_mutability(repositoryName=REPO, imageTagMutability="IMMUTABLE")
+    with pytest.raises(CommandError, match=r"does not let it move \(tag mutability IMMUTABLE"):
+        await service.confirm(ALICE, asked.token)
+    assert tags_by_digest(ecr) == {old: {"v1", "stable"}, new: {"v2"}}
+    [entry, *_] = await audit(lifeguard)
+    assert (entry["action"], entry["result"], entry["digest"]) == ("retag", "refused", new)
+
+
+# --- restore --------------------------------------------------------------------------------------
+
+
+async def test_an_archived_image_is_restored_and_followed_to_active(
+    ecr: Any, lifeguard: Lifeguard, fake: EcrFake
+) -> None:
+    create_repository(ecr, policy=None)
+    digest = push_image(ecr, "v1", ["v1"], age_days=200)
+    archive(REPO, digest, datetime.fromtimestamp(T0 - 100 * DAY, UTC))
+    service = RestoreService(lifeguard)
+    result = await service.restore(ALICE, ref("app:v1"))
+    assert (result.status, result.digest, result.tags) == ("restoring", digest, ("v1",))
+    [call] = fake.calls("UpdateImageStorageClass")
+    assert call == {
+        "registryId": ACCOUNT,
+        "repositoryName": REPO,
+        "imageId": {"imageDigest": digest},
+        "targetStorageClass": "STANDARD",
+    }
+    assert ecr_image(REPO, digest).image_status == "ACTIVATING"
+    [entry, *_] = await audit(lifeguard)
+    assert (entry["action"], entry["before"], entry["after"]) == (
+        "restore",
+        "ARCHIVED",
+        "ACTIVATING",
+    )
+
+    seen: list[str] = []
+    changed = asyncio.Event()
+
+    async def on_change(status: str) -> None:
+        seen.append(status)
+        changed.set()
+
+    following = asyncio.create_task(
+        service.follow(result.repository, digest, interval=0.02, on_change=on_change)
+    )
+    await asyncio.wait_for(changed.wait(), 10)
+    assert seen == ["ACTIVATING"] and not following.done()
+    activated = datetime(2025, 6, 2, 12, 20, tzinfo=UTC)
+    fake.finish_restore(REPO, digest, activated)
+    assert await asyncio.wait_for(following, 10) == "ACTIVE"
+    assert seen == ["ACTIVATING", "ACTIVE"]
+    details = ecr.describe_images(repositoryName=REPO)["imageDetails"]
+    assert details[0]["imageStatus"] == "ACTIVE"
+    assert details[0]["lastActivatedAt"] == activated
+    again = await service.restore(ALICE, ref("app:v1"))
+    assert again.status == "already_active"
+    assert len(fake.calls("UpdateImageStorageClass")) == 1
+
+
+async def test_a_restore_in_progress_is_not_started_again(
+    ecr: Any, lifeguard: Lifeguard, fake: EcrFake
+) -> None:
+    create_repository(ecr, policy=None)
+    digest = push_image(ecr, "v1", ["v1"], age_days=200)
+    archive(REPO, digest, datetime.fromtimestamp(T0 - 100 * DAY, UTC), activating=True)
+    service = RestoreService(lifeguard)
+    result = await service.restore(ALICE, ref(f"app@{digest}"))
+    assert (result.status, result.digest) == ("restoring", digest)
+    assert fake.calls("UpdateImageStorageClass") == []
+    assert ecr_image(REPO, digest).image_status == "ACTIVATING"
+
+
+async def test_an_active_image_is_already_active(
+    ecr: Any, lifeguard: Lifeguard, fake: EcrFake
+) -> None:
+    create_repository(ecr, policy=None)
+    digest = push_image(ecr, "v1", ["v1", "git-4f2a9c1"])
+    result = await RestoreService(lifeguard).restore(ALICE, ref("app:v1"))
+    assert (result.status, result.digest) == ("already_active", digest)
+    assert set(result.tags) == {"v1", "git-4f2a9c1"}
+    assert fake.calls("UpdateImageStorageClass") == [] and fake.calls("PutImage") == []
+    assert await audit(lifeguard) == []
+
+
+async def save_in_vault(lifeguard: Lifeguard, ecr: Any, digest: str, tags: tuple[str, ...]) -> None:
+    text, media_type = manifest_in_moto(ecr, digest)
+    saved = SavedManifest(text, media_type, tags, T0 - DAY)
+    assert await lifeguard.vault.save(KEY, digest, saved)
+
+
+async def test_a_deleted_image_is_re_pushed_from_its_saved_manifest(
+    ecr: Any, lifeguard: Lifeguard, fake: EcrFake
+) -> None:
+    create_repository(ecr, policy=None)
+    manifest = manifest_without_media_type("v1")
+    digest = push_image(ecr, "v1", ["v1", "git-4f2a9c1"], manifest=manifest)
+    other = push_image(ecr, "v2", ["v2"])
+    await save_in_vault(lifeguard, ecr, digest, ("v1", "git-4f2a9c1"))
+    ecr.batch_delete_image(repositoryName=REPO, imageIds=[{"imageDigest": digest}])
+    assert tags_by_digest(ecr) == {other: {"v2"}}
+
+    result = await RestoreService(lifeguard).restore(ALICE, ref("app:v1"))
+    assert (result.status, result.digest) == ("repushed", digest)
+    assert set(result.tags) == {"v1", "git-4f2a9c1"}
+    assert tags_by_digest(ecr) == {digest: {"v1", "git-4f2a9c1"}, other: {"v2"}}
+    assert manifest_in_moto(ecr, digest) == (manifest, OCI_MANIFEST)
+    [check] = fake.calls("BatchCheckLayerAvailability")
+    document = json.loads(manifest)
+    assert set(check["layerDigests"]) == {
+        document["config"]["digest"],
+        *(layer["digest"] for layer in document["layers"]),
+    }
+    [entry, *_] = await audit(lifeguard)
+    assert (entry["action"], entry["result"], entry["digest"]) == ("restore", "ok", digest)
+    assert entry["detail"] == "re-pushed from the saved manifest"
+
+
+async def test_a_deleted_image_whose_layers_are_gone_gets_the_rebuild_hint(
+    ecr: Any, lifeguard: Lifeguard, fake: EcrFake
+) -> None:
+    create_repository(ecr, policy=None)
+    digest = push_image(ecr, "v1", ["v1", "git-4f2a9c1"])
+    await save_in_vault(lifeguard, ecr, digest, ("git-4f2a9c1", "v1"))
+    ecr.batch_delete_image(repositoryName=REPO, imageIds=[{"imageDigest": digest}])
+    layer = json.loads(image_manifest("v1"))["layers"][0]["digest"]
+    fake.forget_layers(layer)
+    with pytest.raises(CommandError) as refused:
+        await RestoreService(lifeguard).restore(ALICE, ref("app:v1"))
+    message = str(refused.value)
+    assert "cannot be re-pushed: ECR has already cleaned up its layers" in message
+    assert "Rebuild it from commit 4f2a9c1 and push it again under v1." in message
+    assert tags_by_digest(ecr) == {} and fake.calls("PutImage") == []
+
+
+async def test_a_deleted_image_without_a_saved_manifest_is_refused(
+    ecr: Any, lifeguard: Lifeguard, fake: EcrFake
+) -> None:
+    create_repository(ecr, policy=None)
+    digest = push_image(ecr, "v1", ["v1"])
+    ecr.batch_delete_image(repositoryName=REPO, imageIds=[{"imageDigest": digest}])
+    service = RestoreService(lifeguard)
+    for text in ("app:v1", f"app@{digest}"):
+        with pytest.raises(CommandError) as refused:
+            await service.restore(ALICE, ref(text))
+        assert "ECR Lifeguard never saw it in use, so it has no copy of its manifest" in str(
+            refused.value
+        )
+        assert "Rebuild it from the commit it was built from" in str(refused.value)
+    assert tags_by_digest(ecr) == {} and fake.calls("PutImage") == []
+
+
+# --- the alert loop (the blog case) ---------------------------------------------------------------
+
+BLOG_KEY = RepositoryKey(ACCOUNT, REGION, BLOG_REPOSITORY)
+SHARED_KEY = image_key(BLOG_KEY, SHARED_DIGEST)
+SHORT = SHARED_DIGEST.removeprefix("sha256:")[:12]
+EVALUATED = parse_instant("2022-12-23T03:00:00Z")
+SHOP_CHANNEL, ASSETS_CHANNEL = "C0SHOP", "C0ASSETS"
+
+
+@pytest.fixture
+async def stub() -> AsyncIterator[SlackStub]:
+    async with SlackStub() as slack:
+        slack.add_channel(SHOP_CHANNEL, "shop-oncall")
+        slack.add_channel(ASSETS_CHANNEL, "assets")
+        yield slack
+
+
+@dataclass
+class Blog:
+    """The blog repository in moto, what uses it, and a factory of alert loops."""
+
+    ecr: Any
+    by_tag: dict[str, str]
+    references: Path
+    make_lifeguard: Factory
+    stub: SlackStub
+    clock: Clock
+
+    def lifeguard(
+        self,
+        *,
+        owner_channel: str | None = None,
+        rules: list[dict[str, str]] | None = None,
+        store: Store | None = None,
+        **overrides: Any,
+    ) -> Lifeguard:
+        shared: dict[str, str] = {
+            "image": f"{BLOG_REPOSITORY}@{SHARED_DIGEST}",
+            "name": "shop/web-6-x2k9 (still running the shared digest)",
+        }
+        if owner_channel:
+            shared["channel"] = owner_channel
+        current = {"image": f"{BLOG_REPOSITORY}:tag-1-257-0", "name": "shop/web"}
+        document = {
+            "defaults": {"registry": ACCOUNT, "region": REGION},
+            "references": [shared, current],
+        }
+        self.references.write_text(json.dumps(document))  # JSON is YAML
+        values: dict[str, Any] = {
+            "inventory": {"ecs": False, "lambda": False, "static_references": self.references},
+            "routing": {"rules": rules or [], "default_channel": CHANNEL_ID},
+        }
+        values.update(overrides)
+        return self.make_lifeguard(store, **values)
+
+    def loop(self, lifeguard: Lifeguard) -> AlertLoop:
+        client = web_client(BOT_TOKEN, self.stub.api_url)
+        notifier = SlackNotifier(client, protect_for=lifeguard.settings.protect.default_duration)
+        return AlertLoop(lifeguard, notifier)
+
+    def slack_writes(self) -> int:
+        return len(self.stub.calls_to("chat.postMessage")) + len(self.stub.calls_to("chat.update"))
+
+
+@pytest.fixture
+def blog(
+    *,
+    ecr: Any,
+    fake: EcrFake,
+    make_lifeguard: Factory,
+    stub: SlackStub,
+    clock: Clock,
+    tmp_path: Path,
+) -> Blog:
+    by_tag = load_blog_repository(ecr)
+    fake.evaluated(BLOG_REPOSITORY, EVALUATED)
+    clock.now = parse_instant(BLOG_NOW)
+    return Blog(ecr, by_tag, tmp_path / "references.yaml", make_lifeguard, stub, clock)
+
+
+def action_ids(message: Any) -> list[str]:
+    return [
+        element["action_id"]
+        for block in message.blocks
+        if block["type"] == "actions"
+        for element in block["elements"]
+    ]
+
+
+def section_texts(message: Any) -> list[str]:
+    return [b["text"]["text"] for b in message.blocks if b["type"] == "section"]
+
+
+def header_text(message: Any) -> str:
+    [header] = [b for b in message.blocks if b["type"] == "header"]
+    text: str = header["text"]["text"]
+    return text
+
+
+async def test_one_alert_with_three_buttons_and_never_twice(blog: Blog, fake: EcrFake) -> None:
+    lifeguard = blog.lifeguard()
+    loop = blog.loop(lifeguard)
+    summary = await loop.cycle()
+    assert summary.ran and summary.problems == ()
+    assert (summary.risks, summary.posted, summary.unrouted) == (1, 1, 0)
+    [message] = blog.stub.messages(CHANNEL_ID)
+    assert f"{BLOG_REPOSITORY} {SHORT}" in header_text(message)
+    assert action_ids(message) == ["lg_protect", "lg_snooze", "lg_why"]
+    [buttons] = [b["elements"] for b in message.blocks if b["type"] == "actions"]
+    assert buttons[0]["text"]["text"].startswith("Protect 7")
+    assert buttons[1]["text"]["text"] == "Snooze until next evaluation"
+    assert buttons[2]["text"]["text"] == "Why?"
+    assert SHARED_DIGEST in json.dumps(message.blocks)
+    record = await lifeguard.alerts.get(SHARED_KEY)
+    assert record is not None and (record.channel, record.ts) == (CHANNEL_ID, message.ts)
+    assert record.state == "open" and record.posted_at == blog.clock.now
+
+    again = await loop.cycle()
+    assert again.ran and (again.risks, again.posted, again.updated) == (1, 0, 0)
+    restarted = await blog.loop(blog.lifeguard()).cycle()  # a new replica, the same store
+    assert (restarted.posted, restarted.updated) == (0, 0)
+    assert blog.slack_writes() == 1 and len(blog.stub.messages(CHANNEL_ID)) == 1
+
+
+@pytest.mark.parametrize(
+    ("owner_channel", "rule_glob", "expected"),
+    [
+        ("#shop-oncall", "webshop-*", SHOP_CHANNEL),  # the consumer's channel wins
+        (None, "webshop-*", ASSETS_CHANNEL),  # then the repository rules
+        (None, "billing-*", CHANNEL_ID),  # then the default channel
+    ],
+)
+async def test_alert_routing(
+    blog: Blog, owner_channel: str | None, rule_glob: str, expected: str
+) -> None:
+    lifeguard = blog.lifeguard(
+        owner_channel=owner_channel, rules=[{"repositories": rule_glob, "channel": "#assets"}]
+    )
+    summary = await blog.loop(lifeguard).cycle()
+    assert summary.posted == 1
+    posted = {c: len(blog.stub.messages(c)) for c in (SHOP_CHANNEL, ASSETS_CHANNEL, CHANNEL_ID)}
+    assert posted == {c: int(c == expected) for c in posted}
+    record = await lifeguard.alerts.get(SHARED_KEY)
+    assert record is not None and record.channel == expected  # the id, even for "#shop-oncall"
+
+
+async def test_protecting_resolves_the_alert_in_place_and_the_lease_end_reopens_it(
+    blog: Blog, fake: EcrFake
+) -> None:
+    lifeguard = blog.lifeguard()
+    loop = blog.loop(lifeguard)
+    await loop.cycle()
+    record = await lifeguard.alerts.get(SHARED_KEY)
+    assert record is not None
+    service = ProtectService(lifeguard)
+    shared = ImageRef(BLOG_REPOSITORY, digest=SHARED_DIGEST)
+    result = await service.protect(
+        ALICE, shared, None, "rollback", channel=record.channel, thread_ts=record.ts
+    )
+    assert result.change is not None and result.change.token
+    _, shielding = await service.apply_guard(ALICE, result.change.token)
+    assert shielding.shielded
+
+    summary = await loop.cycle()
+    assert (summary.risks, summary.posted, summary.resolved) == (0, 0, 1)
+    [update] = blog.stub.calls_to("chat.update")
+    assert update.args["ts"] == record.ts
+    [message] = blog.stub.messages(CHANNEL_ID)
+    assert message.ts == record.ts and message.edited is not None
+    assert header_text(message) == f"🛡️ Protected: {BLOG_REPOSITORY} {SHORT}"
+    assert "Protected by" in section_texts(message)[0]
+    assert "lg_protect" not in action_ids(message)
+    [reply] = blog.stub.replies(CHANNEL_ID, record.ts)
+    assert "Protected" in reply.text
+    resolved = await lifeguard.alerts.get(SHARED_KEY)
+    assert resolved is not None and resolved.state == "resolved"
+    assert await lifeguard.alerts.open_alerts() == []
+    assert (await loop.cycle()).resolved == 0  # a resolved alert is not revisited
+
+    blog.clock.advance(7 * DAY + 60)  # the lease ends: its keep tag goes, in the thread
+    ended = await loop.cycle()
+    assert ended.leases_ended == 1
+    assert (
+        keep_tag_of(SHARED_DIGEST) not in tags_by_digest(blog.ecr, BLOG_REPOSITORY)[SHARED_DIGEST]
+    )
+    texts = [r.text for r in blog.stub.replies(CHANNEL_ID, record.ts)]
+    assert texts[-1] == f"The protection by <@U0ALICE> ended: keep-{SHORT} removed."
+
+    reopened = await loop.cycle()  # at risk again: the same thread, updated in place
+    assert (reopened.posted, reopened.risks) == (1, 1)
+    assert [m.ts for m in blog.stub.messages(CHANNEL_ID)] == [record.ts]
+    assert blog.stub.replies(CHANNEL_ID, record.ts)[-1].text == "At risk again."
+    assert action_ids(blog.stub.message(CHANNEL_ID, record.ts))[0] == "lg_protect"
+    again = await lifeguard.alerts.get(SHARED_KEY)
+    assert again is not None and again.state == "open"
+
+
+async def test_a_deleted_image_gets_a_restore_button_and_can_be_restored(
+    blog: Blog, fake: EcrFake
+) -> None:
+    lifeguard = blog.lifeguard()
+    loop = blog.loop(lifeguard)
+    await loop.cycle()
+    record = await lifeguard.alerts.get(SHARED_KEY)
+    assert record is not None
+    before = manifest_in_moto(blog.ecr, SHARED_DIGEST, BLOG_REPOSITORY)
+    tags = tags_by_digest(blog.ecr, BLOG_REPOSITORY)[SHARED_DIGEST]
+    blog.ecr.batch_delete_image(
+        repositoryName=BLOG_REPOSITORY, imageIds=[{"imageDigest": SHARED_DIGEST}]
+    )  # ECR expired it
+    summary = await loop.cycle()
+    assert (summary.risks, summary.resolved) == (0, 1)
+    message = blog.stub.message(CHANNEL_ID, record.ts)
+    assert header_text(message) == f"🗑️ Deleted: {BLOG_REPOSITORY} {SHORT}"
+    assert action_ids(message) == ["lg_restore", "lg_why"]
+    deleted = await lifeguard.alerts.get(SHARED_KEY)
+    assert deleted is not None and deleted.state == "deleted"
+
+    restored = await RestoreService(lifeguard).restore(
+        ALICE, ImageRef(BLOG_REPOSITORY, digest=SHARED_DIGEST)
+    )
+    assert restored.status == "repushed" and set(restored.tags) == tags
+    assert manifest_in_moto(blog.ecr, SHARED_DIGEST, BLOG_REPOSITORY) == before
+    assert tags_by_digest(blog.ecr, BLOG_REPOSITORY)[SHARED_DIGEST] == tags
+
+
+async def test_in_use_manifests_are_saved_once(blog: Blog, fake: EcrFake) -> None:
+    lifeguard = blog.lifeguard()
+    loop = blog.loop(lifeguard)
+    await loop.cycle()
+    current = blog.by_tag["tag-1-257-0"]
+    for digest in (SHARED_DIGEST, current):
+        saved = await lifeguard.vault.get(BLOG_KEY, digest)
+        assert saved is not None
+        assert (saved.text, saved.media_type) == manifest_in_moto(blog.ecr, digest, BLOG_REPOSITORY)
+        assert set(saved.tags) == tags_by_digest(blog.ecr, BLOG_REPOSITORY)[digest]
+        assert saved.saved_at == blog.clock.now
+    assert await lifeguard.vault.digest_for_tag(BLOG_KEY, "tag-1-257-0") == current
+    others = set(tags_by_digest(blog.ecr, BLOG_REPOSITORY)) - {SHARED_DIGEST, current}
+    assert not [d for d in others if await lifeguard.vault.has(BLOG_KEY, d)]
+    fetched = fake.operations["BatchGetImage"]
+    blog.clock.advance(3600)
+    await loop.cycle()
+    assert fake.operations["BatchGetImage"] == fetched  # nothing fetched again
+    saved = await lifeguard.vault.get(BLOG_KEY, SHARED_DIGEST)
+    assert saved is not None and saved.saved_at == blog.clock.now - 3600
+
+
+def edited_blog_policy() -> str:
+    """The blog policy with the count rule moved from priority 1 to 2 (the risk changes)."""
+    policy = json.loads(blog_policy_text())
+    policy["rules"][0]["rulePriority"] = 2
+    return json.dumps(policy)
+
+
+def blog_policy_text() -> str:
+    return (Path(__file__).resolve().parents[2] / "examples" / "blog" / "policy.json").read_text()
+
+
+async def test_snooze_holds_until_ecr_evaluates_again(blog: Blog, fake: EcrFake) -> None:
+    lifeguard = blog.lifeguard()
+    loop = blog.loop(lifeguard)
+    await loop.cycle()
+    snoozed = await snooze(lifeguard, BOB, BLOG_KEY, SHARED_DIGEST)  # anyone may snooze
+    assert (snoozed.snoozed_at, snoozed.snoozed_evaluation) == (blog.clock.now, EVALUATED)
+    [entry, *_] = await audit(lifeguard)
+    assert (entry["action"], entry["actor"], entry["result"]) == ("snooze", "<@U0BOB>", "ok")
+    blog.ecr.put_lifecycle_policy(
+        repositoryName=BLOG_REPOSITORY, lifecyclePolicyText=edited_blog_policy()
+    )
+    writes = blog.slack_writes()
+    blog.clock.advance(6 * 3600)
+    quiet = await loop.cycle()
+    assert (quiet.risks, quiet.updated, quiet.posted) == (1, 0, 0)
+    assert blog.slack_writes() == writes  # the changed risk is not shown while snoozed
+
+    fake.evaluated(BLOG_REPOSITORY, EVALUATED + DAY)
+    woke = await loop.cycle()
+    assert woke.updated == 1
+    record = await lifeguard.alerts.get(SHARED_KEY)
+    assert record is not None and not record.snoozed and record.fingerprint.startswith("EXPIRE:2")
+    [reply] = blog.stub.replies(CHANNEL_ID, record.ts)
+    assert reply.text == "ECR evaluated the repository again: the snooze ended."
+    [update] = blog.stub.calls_to("chat.update")
+    assert update.args["ts"] == record.ts
+
+
+async def test_snooze_without_an_evaluation_time_lasts_a_day(blog: Blog, fake: EcrFake) -> None:
+    fake.evaluated(BLOG_REPOSITORY, None)  # ECR has not reported an evaluation
+    lifeguard = blog.lifeguard()
+    loop = blog.loop(lifeguard)
+    await loop.cycle()
+    snoozed = await snooze(lifeguard, ALICE, BLOG_KEY, SHARED_DIGEST)
+    assert snoozed.snoozed_evaluation is None
+    writes = blog.slack_writes()
+    blog.clock.advance(DAY - 60)
+    assert (await loop.cycle()).updated == 0 and blog.slack_writes() == writes
+    blog.clock.advance(60)
+    assert (await loop.cycle()).updated == 1
+    record = await lifeguard.alerts.get(SHARED_KEY)
+    assert record is not None and not record.snoozed
+    assert blog.stub.replies(CHANNEL_ID, record.ts)[-1].text.endswith("the snooze ended.")
+
+
+async def test_two_replicas_on_one_store_run_one_cycle(blog: Blog, kit: StoreKit) -> None:
+    first = blog.loop(blog.lifeguard())
+    second = blog.loop(blog.lifeguard(store=await kit.another()))
+    assert first.token != second.token
+    results = await asyncio.gather(first.cycle(), second.cycle())
+    assert sorted(r.ran for r in results) == [False, True]
+    assert sum(r.posted for r in results) == 1
+    assert len(blog.stub.calls_to("chat.postMessage")) == 1
+    later = await second.cycle()  # the lock was released; the alert exists already
+    assert later.ran and later.posted == 0
+    assert len(blog.stub.calls_to("chat.postMessage")) == 1
+
+
+async def test_only_the_replica_holding_the_claim_posts(blog: Blog, kit: StoreKit) -> None:
+    lifeguard = blog.lifeguard()
+    first = blog.loop(lifeguard)
+    second = blog.loop(blog.lifeguard(store=await kit.another()))
+    # The first replica claimed the alert and is posting it (or died while posting).
+    assert await lifeguard.alerts.claim(SHARED_KEY, first.token)
+    skipped = await second.cycle()
+    assert skipped.ran and (skipped.risks, skipped.posted) == (1, 0)
+    assert blog.stub.calls_to("chat.postMessage") == []
+    posted = await first.cycle()
+    assert posted.posted == 1 and len(blog.stub.messages(CHANNEL_ID)) == 1
+    assert (await second.cycle()).posted == 0
+
+
+async def test_the_resolved_alert_mentions_who_protected_the_image(stub: SlackStub) -> None:
+    notifier = SlackNotifier(web_client(BOT_TOKEN, stub.api_url), protect_for=7 * DAY)
+    ts = await notifier.post(CHANNEL_ID, {"text": "alert"})
+    record = AlertRecord(BLOG_KEY, SHARED_DIGEST, CHANNEL_ID, ts, "open", "EXPIRE:1:now", T0)
+    await notifier.resolve_alert(record, Resolution("protected", "protected by <@U0ALICE>"))
+    [section] = section_texts(stub.message(CHANNEL_ID, ts))
+    assert "<@U0ALICE>" in section

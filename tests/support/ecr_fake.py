@@ -68,7 +68,7 @@ class EcrFake:
     account: str = ACCOUNT
     region: str = REGION
     gone_layers: set[str] = field(default_factory=set)
-    last_evaluated: dict[str, float] = field(default_factory=dict)
+    last_evaluated: dict[str, float | None] = field(default_factory=dict)
     operations: Counter[str] = field(default_factory=Counter)
     requests: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     url: str = ""
@@ -107,8 +107,11 @@ class EcrFake:
         image.image_status = "ACTIVE"
         image.last_activated_at = at or datetime.now(UTC)
 
-    def evaluated(self, repository: str, at: float) -> None:
-        """ECR (last) ran the repository's lifecycle policy at ``at`` (epoch seconds)."""
+    def evaluated(self, repository: str, at: float | None) -> None:
+        """ECR (last) ran the repository's lifecycle policy at ``at`` (epoch seconds).
+
+        None: ECR has not evaluated it yet, and ``lastEvaluatedAt`` is left out, as AWS does.
+        """
         self.last_evaluated[repository] = at
 
     def calls(self, operation: str) -> list[dict[str, Any]]:
@@ -228,13 +231,11 @@ class EcrFake:
         repo = self._repository(params)
         owner = next((i for i in repo.images if tag is not None and tag in i.image_tags), None)
         status, payload, headers = await self._forward(request, body)
+        error = json.loads(payload or b"{}").get("__type", "") if status == 400 else ""
         if (
-            status == 400
+            error.endswith("ImageAlreadyExistsException")
             and owner is not None
             and owner.image_manifest != manifest_text
-            and json.loads(payload or b"{}").get("__type", "").endswith(
-                "ImageAlreadyExistsException"
-            )
         ):
             raise EcrError(
                 "ImageTagAlreadyExistsException",
@@ -296,12 +297,15 @@ class EcrFake:
         if name not in self.last_evaluated:
             reported = answer.get("lastEvaluatedAt")
             if isinstance(reported, str):
-                when = datetime.fromisoformat(reported.replace("Z", "+00:00"))
-                self.last_evaluated[name] = when.replace(tzinfo=when.tzinfo or UTC).timestamp()
+                parsed = datetime.fromisoformat(reported.replace("Z", "+00:00"))
+                self.last_evaluated[name] = parsed.replace(tzinfo=parsed.tzinfo or UTC).timestamp()
             elif isinstance(reported, int | float):
                 self.last_evaluated[name] = float(reported)
-        if name in self.last_evaluated:
-            answer["lastEvaluatedAt"] = self.last_evaluated[name]
+        evaluated = self.last_evaluated.get(name)
+        if evaluated is None:
+            answer.pop("lastEvaluatedAt", None)
+        else:
+            answer["lastEvaluatedAt"] = evaluated
         return _json(answer)
 
     async def _forward(
