@@ -112,6 +112,24 @@ def targets(settings: AwsSettings) -> list[AwsTarget]:
     return found
 
 
+def target_for(settings: AwsSettings, region: str | None) -> AwsTarget:
+    """The target an image reference points at: its region when it names one (with the first
+    account), else the first configured target.
+
+    Example:
+        >>> from bot.settings import AwsSettings
+        >>> target_for(AwsSettings(regions=["eu-west-1"]), "us-east-2").region
+        'us-east-2'
+    """
+    configured = targets(settings)
+    if region is None:
+        return configured[0]
+    for target in configured:
+        if target.region == region:
+            return target
+    return AwsTarget(configured[0].account, region)
+
+
 class AwsClients:
     """Shared clients, limits and counters for one unit of work. Use as an async context manager.
 

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from bot.aws.clients import AwsClients, AwsTarget, targets
+from bot.aws.clients import AwsClients, target_for, targets
 from bot.aws.cloudtrail import CloudTrailForensics
 from bot.aws.ecr import EcrRegistry
 from bot.cli.commands import parse_now, stdout_console
@@ -23,7 +23,7 @@ from bot.diagnose.verdict import Diagnosis, Verdict, conclude
 from bot.lifecycle.problems import InputError
 from bot.lifecycle.timefmt import human
 from bot.refs import ImageRef, parse_image_ref
-from bot.settings import AwsAccount, Settings
+from bot.settings import Settings
 
 _VERDICT_STYLE = {
     Verdict.PRESENT: "bold green",
@@ -66,7 +66,7 @@ def run_why_missing(args: argparse.Namespace) -> Exit:
 
 async def _diagnose(ref: ImageRef, settings: Settings, now: float, use_trail: bool) -> Diagnosis:
     configured = targets(settings.aws)
-    home = _home_target(ref, configured)
+    home = target_for(settings.aws, ref.region)
     async with AwsClients(settings.aws) as aws:
         others = [EcrRegistry(aws, t) for t in configured if t != home]
         where = Investigation(
@@ -75,15 +75,6 @@ async def _diagnose(ref: ImageRef, settings: Settings, now: float, use_trail: bo
             trail=CloudTrailForensics(aws, home) if use_trail else None,
         )
         return conclude(await investigate(ref, where, now))
-
-
-def _home_target(ref: ImageRef, configured: list[AwsTarget]) -> AwsTarget:
-    if ref.region is None:
-        return configured[0]
-    for target in configured:
-        if target.region == ref.region:
-            return target
-    return AwsTarget(configured[0].account if configured else AwsAccount(), ref.region)
 
 
 def render_diagnosis(console: Console, diagnosis: Diagnosis) -> None:

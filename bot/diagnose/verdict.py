@@ -302,24 +302,22 @@ def _pull_path_suggestions(facts: Facts) -> list[str]:
 
 
 def _moves_evidence(facts: Facts) -> list[Evidence]:
-    return [
-        Evidence(
-            f"PutImage put {move.tag} on {move.digest[:19]}… ({move.principal})",
-            move.at,
-            "cloudtrail",
-        )
-        for move in facts.tag_moves[-3:]
-    ]
+    return _put_image_evidence(facts.tag_moves, "put {tag} on")
 
 
 def _push_evidence(facts: Facts) -> list[Evidence]:
+    return _put_image_evidence(facts.pushes, "pushed {tag} as")
+
+
+def _put_image_evidence(records: tuple[TagMove, ...], what: str) -> list[Evidence]:
+    """The last three PutImage records, e.g. ``PutImage put prod on sha256:… (ci-deployer)``."""
     return [
         Evidence(
-            f"PutImage pushed {push.tag or '(untagged)'} as {push.digest[:19]}… ({push.principal})",
-            push.at,
+            f"PutImage {what.format(tag=r.tag or '(untagged)')} {r.digest[:19]}… ({r.principal})",
+            r.at,
             "cloudtrail",
         )
-        for push in facts.pushes[-3:]
+        for r in records[-3:]
     ]
 
 

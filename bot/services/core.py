@@ -14,12 +14,12 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 from bot.auth import Actor, authorize
-from bot.aws.clients import AwsClients, AwsTarget, targets
+from bot.aws.clients import AwsClients, AwsTarget, target_for
 from bot.aws.ecr import EcrRegistry, Repository
 from bot.errors import LifeguardError
 from bot.lifecycle.images import Image
 from bot.refs import ImageRef, RepositoryKey
-from bot.settings import AwsAccount, Settings
+from bot.settings import Settings
 from bot.state.records import (
     AlertBook,
     AuditLog,
@@ -97,13 +97,7 @@ class Lifeguard:
 
     def target_for(self, ref: ImageRef) -> AwsTarget:
         """The account and region a reference points at (the first configured by default)."""
-        configured = targets(self.settings.aws)
-        if ref.region is None:
-            return configured[0]
-        for target in configured:
-            if target.region == ref.region:
-                return target
-        return AwsTarget(configured[0].account if configured else AwsAccount(), ref.region)
+        return target_for(self.settings.aws, ref.region)
 
     def registry_for(self, aws: AwsClients, repository: RepositoryKey) -> EcrRegistry:
         """The registry reader for a repository key."""
@@ -129,6 +123,22 @@ class Lifeguard:
             return
         await self.record(actor, action, "denied", repository, detail=verdict.reason)
         raise Denied(f"You may not {action} images in {repository.name}: {verdict.reason}.")
+
+    async def confirmed(self, actor: Actor, token: str, kind: str, action: str) -> JsonObject:
+        """The pending change a confirmation token stands for, used up only if ``actor`` may.
+
+        A refused click leaves the token for someone who may confirm; an expired, used or
+        foreign token is a :class:`CommandError`.
+        """
+        pending = await self.confirmations.peek(token)
+        if pending is None or pending.get("kind") != kind:
+            raise CommandError("This confirmation has expired or was already used.")
+        key = RepositoryKey(pending["registry"], pending["region"], pending["repository"])
+        await self.authorize(actor, action, key)
+        change = await self.confirmations.take(token)
+        if change is None:
+            raise CommandError("This confirmation was already used.")
+        return change
 
     async def record(
         self,

@@ -219,14 +219,8 @@ class ProtectService:
     async def apply_guard(self, actor: Actor, token: str) -> tuple[PolicyChange, Shielding]:
         """Apply a confirmed guard-rule change, if the policy did not change in between."""
         lifeguard = self.lifeguard
-        pending = await lifeguard.confirmations.peek(token)
-        if pending is None or pending.get("kind") != "guard":
-            raise CommandError("This confirmation has expired or was already used.")
-        key = RepositoryKey(pending["registry"], pending["region"], pending["repository"])
-        await lifeguard.authorize(actor, "change the lifecycle policy of", key)
-        change = await lifeguard.confirmations.take(token)
-        if change is None:
-            raise CommandError("This confirmation was already used.")
+        change = await lifeguard.confirmed(actor, token, "guard", "change the lifecycle policy of")
+        key = RepositoryKey(change["registry"], change["region"], change["repository"])
         async with lifeguard.aws() as aws:
             registry = lifeguard.registry_for(aws, key)
             repository = await registry.repository(key.name, registry_id=key.registry)

@@ -13,7 +13,7 @@ import fnmatch
 from bot.auth import Actor
 from bot.aws.ecr import Repository, TagImmutable
 from bot.lifecycle.images import Image, ImageStatus
-from bot.refs import ImageRef, RepositoryKey
+from bot.refs import ImageRef
 from bot.services.core import CommandError, Lifeguard, Located
 from bot.services.results import RetagResult
 
@@ -93,14 +93,7 @@ class RetagService:
     async def confirm(self, actor: Actor, token: str) -> RetagResult:
         """Move the tag as confirmed, if it still points where it did when asked."""
         lifeguard = self.lifeguard
-        pending = await lifeguard.confirmations.peek(token)
-        if pending is None or pending.get("kind") != "retag":
-            raise CommandError("This confirmation has expired or was already used.")
-        key = RepositoryKey(pending["registry"], pending["region"], pending["repository"])
-        await lifeguard.authorize(actor, "retag", key)
-        change = await lifeguard.confirmations.take(token)
-        if change is None:
-            raise CommandError("This confirmation was already used.")
+        change = await lifeguard.confirmed(actor, token, "retag", "retag")
         ref = ImageRef(
             change["repository"],
             digest=change["to_digest"],

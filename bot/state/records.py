@@ -35,6 +35,18 @@ def _repository(data: JsonObject) -> RepositoryKey:
     return RepositoryKey(str(data["registry"]), str(data["region"]), str(data["name"]))
 
 
+def _as_json(record: Any) -> JsonObject:
+    """A record dataclass as stored: its fields, with the repository key as an object."""
+    data: JsonObject = dataclasses.asdict(record)
+    data["repository"] = _repository_json(record.repository)
+    return data
+
+
+def _fields(data: JsonObject) -> JsonObject:
+    """Stored fields back to constructor arguments (the repository key rebuilt)."""
+    return {**data, "repository": _repository(data["repository"])}
+
+
 @dataclass(frozen=True, slots=True)
 class Lease:
     """A protection: who keeps which image, why, until when, with which keep tag."""
@@ -56,15 +68,12 @@ class Lease:
 
     def as_json(self) -> JsonObject:
         """The lease as stored."""
-        data = dataclasses.asdict(self)
-        data["repository"] = _repository_json(self.repository)
-        return data
+        return _as_json(self)
 
     @classmethod
     def from_json(cls, data: JsonObject) -> Lease:
         """A lease read back from the store."""
-        fields = {**data, "repository": _repository(data["repository"])}
-        return cls(**fields)
+        return cls(**_fields(data))
 
 
 class LeaseBook:
@@ -146,14 +155,12 @@ class AlertRecord:
 
     def as_json(self) -> JsonObject:
         """The record as stored."""
-        data = dataclasses.asdict(self)
-        data["repository"] = _repository_json(self.repository)
-        return data
+        return _as_json(self)
 
     @classmethod
     def from_json(cls, data: JsonObject) -> AlertRecord:
         """A record read back from the store."""
-        return cls(**{**data, "repository": _repository(data["repository"])})
+        return cls(**_fields(data))
 
 
 class AlertBook:
