@@ -38,17 +38,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import aiohttp
 from aiohttp import web
 from moto.ecr.models import ecr_backends
 
+from tests.support.aws_json_fake import ForwardingServer, json_answer, json_error
 from tests.support.moto_state import ACCOUNT, REGION
 
 TARGET_PREFIX = "AmazonEC2ContainerRegistry_V20150921."
-JSON_11 = "application/x-amz-json-1.1"
 LAYER_MEDIA_TYPE = "application/vnd.docker.image.rootfs.diff.tar.gzip"
 _DIGEST = re.compile(r"sha256:[a-f0-9]{64}")
-_HOP_BY_HOP = {"host", "content-length", "transfer-encoding", "connection", "content-encoding"}
 
 
 class EcrError(Exception):
@@ -61,37 +59,22 @@ class EcrError(Exception):
 
 
 @dataclass
-class EcrFake:
+class EcrFake(ForwardingServer):
     """The fake server; use as an async context manager, then read :attr:`url`."""
 
-    upstream: str
     account: str = ACCOUNT
     region: str = REGION
     gone_layers: set[str] = field(default_factory=set)
     last_evaluated: dict[str, float | None] = field(default_factory=dict)
     operations: Counter[str] = field(default_factory=Counter)
     requests: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
-    url: str = ""
-    _runner: web.AppRunner | None = None
-    _session: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> EcrFake:
-        app = web.Application()
-        app.router.add_route("*", "/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        host, port = self._runner.addresses[0][:2]
-        self.url = f"http://{host}:{port}"
-        self._session = aiohttp.ClientSession()
+        await self.start_serving(self._handle)
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
-        if self._session is not None:
-            await self._session.close()
-        if self._runner is not None:
-            await self._runner.cleanup()
+        await self.stop_serving()
 
     # -- what tests do ----------------------------------------------------------------------------
 
@@ -141,7 +124,7 @@ class EcrFake:
                 return await self._get_lifecycle_policy(request, body, params)
         except EcrError as exc:
             return _error(exc.error_type, exc.message)
-        status, payload, headers = await self._forward(request, body)
+        status, payload, headers = await self.forward_raw(request, body)
         return web.Response(status=status, body=payload, headers=headers)
 
     def _repository(self, params: dict[str, Any]) -> Any:
@@ -230,7 +213,7 @@ class EcrFake:
         tag = params.get("imageTag")
         repo = self._repository(params)
         owner = next((i for i in repo.images if tag is not None and tag in i.image_tags), None)
-        status, payload, headers = await self._forward(request, body)
+        status, payload, headers = await self.forward_raw(request, body)
         error = json.loads(payload or b"{}").get("__type", "") if status == 400 else ""
         if (
             error.endswith("ImageAlreadyExistsException")
@@ -252,7 +235,7 @@ class EcrFake:
     async def _batch_check_layer_availability(
         self, request: web.Request, body: bytes, params: dict[str, Any]
     ) -> web.Response:
-        status, payload, headers = await self._forward(request, body)
+        status, payload, headers = await self.forward_raw(request, body)
         if status != 200:
             return web.Response(status=status, body=payload, headers=headers)
         answer = json.loads(payload)
@@ -289,7 +272,7 @@ class EcrFake:
     async def _get_lifecycle_policy(
         self, request: web.Request, body: bytes, params: dict[str, Any]
     ) -> web.Response:
-        status, payload, headers = await self._forward(request, body)
+        status, payload, headers = await self.forward_raw(request, body)
         if status != 200:
             return web.Response(status=status, body=payload, headers=headers)
         answer = json.loads(payload)
@@ -308,29 +291,10 @@ class EcrFake:
             answer["lastEvaluatedAt"] = evaluated
         return _json(answer)
 
-    async def _forward(
-        self, request: web.Request, body: bytes
-    ) -> tuple[int, bytes, dict[str, str]]:
-        assert self._session is not None
-        headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP_BY_HOP}
-        async with self._session.request(
-            request.method, self.upstream + request.path_qs, data=body, headers=headers
-        ) as upstream:
-            payload = await upstream.read()
-            kept = {k: v for k, v in upstream.headers.items() if k.lower() not in _HOP_BY_HOP}
-            return upstream.status, payload, kept
-
 
 def _json(payload: dict[str, Any]) -> web.Response:
-    return web.Response(
-        body=json.dumps(payload).encode(),
-        headers={"Content-Type": JSON_11, "x-amzn-RequestId": "ecr-fake"},
-    )
+    return json_answer(payload, request_id="ecr-fake")
 
 
 def _error(error_type: str, message: str) -> web.Response:
-    return web.Response(
-        status=400,
-        body=json.dumps({"__type": error_type, "message": message}).encode(),
-        headers={"Content-Type": JSON_11, "x-amzn-RequestId": "ecr-fake"},
-    )
+    return json_error(error_type, message, request_id="ecr-fake")

@@ -23,46 +23,30 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-import aiohttp
 from aiohttp import web
 
+from tests.support.aws_json_fake import ForwardingServer, json_answer, json_error
+
 TARGET_PREFIX = "AmazonEC2ContainerServiceV20141113."
-JSON_11 = "application/x-amz-json-1.1"
 DESCRIBE_REVISIONS_LIMIT = 20
-_HOP_BY_HOP = {"host", "content-length", "transfer-encoding", "connection", "content-encoding"}
 
 
 @dataclass
-class EcsRevisionsFake:
+class EcsRevisionsFake(ForwardingServer):
     """The fake server; use as an async context manager, then read :attr:`url`."""
 
-    upstream: str
     deployments: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     revisions: dict[str, dict[str, Any]] = field(default_factory=dict)
     errors: dict[str, tuple[str, str]] = field(default_factory=dict)
     operations: Counter[str] = field(default_factory=Counter)
-    url: str = ""
-    _runner: web.AppRunner | None = None
-    _session: aiohttp.ClientSession | None = None
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     async def __aenter__(self) -> EcsRevisionsFake:
-        app = web.Application()
-        app.router.add_route("*", "/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        host, port = self._runner.addresses[0][:2]
-        self.url = f"http://{host}:{port}"
-        self._session = aiohttp.ClientSession()
+        await self.start_serving(self._handle)
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
-        if self._session is not None:
-            await self._session.close()
-        if self._runner is not None:
-            await self._runner.cleanup()
+        await self.stop_serving()
 
     # -- what tests register --------------------------------------------------------------------
 
@@ -127,7 +111,7 @@ class EcsRevisionsFake:
             return self._list_service_deployments(json.loads(body or b"{}"))
         if operation == "DescribeServiceRevisions":
             return self._describe_service_revisions(json.loads(body or b"{}"))
-        return await self._forward(request, body)
+        return await self.forward(request, body)
 
     def _list_service_deployments(self, params: dict[str, Any]) -> web.Response:
         service = params.get("service")
@@ -171,27 +155,10 @@ class EcsRevisionsFake:
             }
         )
 
-    async def _forward(self, request: web.Request, body: bytes) -> web.Response:
-        assert self._session is not None
-        headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP_BY_HOP}
-        async with self._session.request(
-            request.method, self.upstream + request.path_qs, data=body, headers=headers
-        ) as upstream:
-            payload = await upstream.read()
-            kept = {k: v for k, v in upstream.headers.items() if k.lower() not in _HOP_BY_HOP}
-            return web.Response(status=upstream.status, body=payload, headers=kept)
-
 
 def _json(payload: dict[str, Any]) -> web.Response:
-    return web.Response(
-        body=json.dumps(payload).encode(),
-        headers={"Content-Type": JSON_11, "x-amzn-RequestId": "ecs-revisions-fake"},
-    )
+    return json_answer(payload, request_id="ecs-revisions-fake")
 
 
 def _error(error_type: str, message: str) -> web.Response:
-    return web.Response(
-        status=400,
-        body=json.dumps({"__type": error_type, "message": message}).encode(),
-        headers={"Content-Type": JSON_11, "x-amzn-RequestId": "ecs-revisions-fake"},
-    )
+    return json_error(error_type, message, request_id="ecs-revisions-fake")
