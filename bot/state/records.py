@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import secrets
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 from bot.refs import RepositoryKey
 from bot.state.store import JsonObject, Store
@@ -35,20 +35,32 @@ def _repository(data: JsonObject) -> RepositoryKey:
     return RepositoryKey(str(data["registry"]), str(data["region"]), str(data["name"]))
 
 
-def _as_json(record: Any) -> JsonObject:
-    """A record dataclass as stored: its fields, with the repository key as an object."""
-    data: JsonObject = dataclasses.asdict(record)
-    data["repository"] = _repository_json(record.repository)
-    return data
+class ImageRecord:
+    """What every record about one image shares: its key, and how it is stored."""
 
+    __slots__ = ()
+    repository: RepositoryKey
+    digest: str
 
-def _fields(data: JsonObject) -> JsonObject:
-    """Stored fields back to constructor arguments (the repository key rebuilt)."""
-    return {**data, "repository": _repository(data["repository"])}
+    @property
+    def key(self) -> str:
+        """The image key."""
+        return image_key(self.repository, self.digest)
+
+    def as_json(self) -> JsonObject:
+        """The record as stored: its fields, with the repository key as an object."""
+        data: JsonObject = dataclasses.asdict(self)  # type: ignore[call-overload]
+        data["repository"] = _repository_json(self.repository)
+        return data
+
+    @classmethod
+    def from_json(cls, data: JsonObject) -> Self:
+        """A record read back from the store."""
+        return cls(**{**data, "repository": _repository(data["repository"])})
 
 
 @dataclass(frozen=True, slots=True)
-class Lease:
+class Lease(ImageRecord):
     """A protection: who keeps which image, why, until when, with which keep tag."""
 
     repository: RepositoryKey
@@ -60,20 +72,6 @@ class Lease:
     keep_tag: str
     channel: str | None = None
     thread_ts: str | None = None
-
-    @property
-    def key(self) -> str:
-        """The image key."""
-        return image_key(self.repository, self.digest)
-
-    def as_json(self) -> JsonObject:
-        """The lease as stored."""
-        return _as_json(self)
-
-    @classmethod
-    def from_json(cls, data: JsonObject) -> Lease:
-        """A lease read back from the store."""
-        return cls(**_fields(data))
 
 
 class LeaseBook:
@@ -130,7 +128,7 @@ AlertState = Literal["open", "resolved", "deleted"]
 
 
 @dataclass(frozen=True, slots=True)
-class AlertRecord:
+class AlertRecord(ImageRecord):
     """The Slack thread of one at-risk image: where it was posted and what it says now."""
 
     repository: RepositoryKey
@@ -147,20 +145,6 @@ class AlertRecord:
     def snoozed(self) -> bool:
         """True while someone snoozed the alert until ECR's next evaluation."""
         return self.snoozed_at is not None
-
-    @property
-    def key(self) -> str:
-        """The image key."""
-        return image_key(self.repository, self.digest)
-
-    def as_json(self) -> JsonObject:
-        """The record as stored."""
-        return _as_json(self)
-
-    @classmethod
-    def from_json(cls, data: JsonObject) -> AlertRecord:
-        """A record read back from the store."""
-        return cls(**_fields(data))
 
 
 class AlertBook:
