@@ -137,7 +137,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(handler(args))
     except CliInputError as exc:
         for line in exc.lines:
-            print(f"ecr-lifeguard: {line}", file=sys.stderr)
+            print(line, file=sys.stderr)
         return int(Exit.INVALID_INPUT)
     except ConfigError as exc:
         print(f"ecr-lifeguard: {exc}", file=sys.stderr)

@@ -194,7 +194,7 @@ def test_bad_reference_is_invalid_input(
 ) -> None:
     reference, problem = BAD_REFERENCES[case]
     result = offline_runs[("why-missing", reference)]
-    assert_invalid(result, "ecr-lifeguard: REF: ", problem)
+    assert_invalid(result, "REF: ", problem)
     assert len(result.err.strip().splitlines()) == 1
 
 
