@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import IntEnum
 
-from bot.refs import ImageRef, RepositoryKey
+from bot.refs import ImageRef
 
 # The tag (ECS, Lambda) or annotation (Kubernetes) that names the Slack channel owning a workload.
 CHANNEL_TAG = "ecr-lifeguard/channel"
@@ -85,18 +85,14 @@ class ImageUse:
         >>> from bot.refs import parse_image_ref
         >>> use = ImageUse(parse_image_ref("123456789012.dkr.ecr.eu-west-1.amazonaws.com/app:v1"),
         ...                UseKind.RUNNING, Consumer("k8s-pod", "shop/web-1"), detail="web")
-        >>> use.repository_key("000000000000", "us-east-1").region
-        'eu-west-1'
+        >>> use.ref.region, use.kind.label
+        ('eu-west-1', 'running now')
     """
 
     ref: ImageRef
     kind: UseKind
     consumer: Consumer
     detail: str | None = None
-
-    def repository_key(self, default_registry: str, default_region: str) -> RepositoryKey:
-        """The repository the image lives in (short references take the defaults)."""
-        return self.ref.key(default_registry, default_region)
 
 
 @dataclass(frozen=True, slots=True)

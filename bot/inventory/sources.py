@@ -54,11 +54,6 @@ class Inventory:
     failures: tuple[SourceFailure, ...] = field(default=())
     per_source: tuple[tuple[str, int], ...] = field(default=())
 
-    @property
-    def complete(self) -> bool:
-        """True when every source answered."""
-        return not self.failures
-
 
 async def collect_inventory(sources: Sequence[InventorySource]) -> Inventory:
     """Ask every source at once; keep going when one fails.

@@ -88,6 +88,18 @@ class CycleSummary:
     leases_ended: int = 0
     problems: tuple[str, ...] = ()
 
+    def describe(self) -> str:
+        """The cycle in one log line."""
+        return (
+            f"{_plural(self.risks, 'risk')}, {self.posted} posted, {self.updated} updated, "
+            f"{self.resolved} resolved, {self.unrouted} without a channel, "
+            f"{_plural(self.leases_ended, 'lease')} ended, {_plural(len(self.problems), 'problem')}"
+        )
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
 
 def fingerprint(risk: Risk) -> str:
     """What makes a risk the "same" risk: the action, the rule and the kind of timing."""
@@ -133,6 +145,8 @@ class AlertLoop:
         while not stop.is_set():
             try:
                 self.last = await self.cycle()
+                if self.last.ran:
+                    log.info("alert cycle: %s", self.last.describe())
             except Exception:  # the loop must outlive any one failure; it is logged in full
                 log.exception("alert cycle failed; retrying at the next interval")
             try:
