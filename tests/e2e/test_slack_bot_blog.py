@@ -36,6 +36,7 @@ from tests.support.slack_stub import (
     SIGNING_SECRET,
     SlackStub,
     block_action_payload,
+    event_callback,
     sign,
     slash_command_body,
 )
@@ -287,3 +288,37 @@ async def test_health_readiness_and_metrics(bot: Bot) -> None:
                 assert await response.text() == expected
         async with session.get(bot.url + "/metrics") as response:
             assert "lifeguard_images_at_risk 1.0" in await response.text()
+
+
+async def test_app_home_lists_risks_and_protections(bot: Bot) -> None:
+    await first_alert(bot)
+    event = {"type": "app_home_opened", "user": ALLOWED, "channel": "D0HOME", "tab": "home"}
+    body = json.dumps(event_callback(event))
+    headers = {**sign(body, SIGNING_SECRET), "Content-Type": "application/json"}
+    assert (await bot.post(body, headers=headers)).status == 200
+    published = await bot.slack.wait_for("views.publish", timeout=30)
+    view = json.dumps(published.args["view"])
+    assert published.args["user_id"] == ALLOWED
+    assert "1 in-use images at risk" in view and "webshop-assets" in view
+    assert "ec1477a7420a" in view and "Protections" in view
+
+
+async def test_why_and_snooze_buttons_answer_in_the_thread(bot: Bot) -> None:
+    alert = await first_alert(bot)
+    value = button_value(alert, WHY)
+    await bot.click(WHY, value, REFUSED, alert.ts)  # read-only: anyone may ask
+    why = await bot.slack.wait_for(
+        "chat.postMessage", lambda c: c.args.get("thread_ts") == alert.ts, timeout=30
+    )
+    assert "first push" in why.args["text"] and "LG002" in why.args["text"]
+    await bot.click(SNOOZE, value, REFUSED, alert.ts)
+    snoozed = await bot.slack.wait_for(
+        "chat.postMessage",
+        lambda c: c.args.get("thread_ts") == alert.ts and "snoozed" in c.args.get("text", ""),
+        timeout=30,
+    )
+    assert f"<@{REFUSED}> snoozed this" in snoozed.args["text"]
+    record = await bot.runtime.lifeguard.alerts.get(
+        f"123456789012/us-east-1/{REPOSITORY}@{SHARED_DIGEST}"
+    )
+    assert record is not None and record.snoozed
