@@ -26,6 +26,16 @@ CONFIRM_RETAG = "lg_confirm_retag"
 CANCEL = "lg_cancel"
 
 
+def plural(count: int, noun: str, nouns: str | None = None) -> str:
+    """A count with its noun in the right number.
+
+    Example:
+        >>> plural(1, "in-use image"), plural(3, "in-use image")
+        ('1 in-use image', '3 in-use images')
+    """
+    return f"{count:,} {noun if count == 1 else nouns or noun + 's'}"
+
+
 def escape(text: str) -> str:
     """Escape text for mrkdwn: ``&``, ``<`` and ``>`` (Slack's own rule).
 

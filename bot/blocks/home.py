@@ -6,7 +6,7 @@ from collections import defaultdict
 from typing import Any
 
 from bot.blocks.alerts import short_digest, tag_list
-from bot.blocks.common import Block, context, divider, escape, header, section
+from bot.blocks.common import Block, context, divider, escape, header, plural, section
 from bot.lifecycle.timefmt import human
 from bot.state.records import Lease
 from bot.state.store import JsonObject
@@ -41,7 +41,7 @@ def _risks(last_scan: JsonObject | None) -> list[Block]:
     by_repository: dict[str, list[JsonObject]] = defaultdict(list)
     for risk in risks:
         by_repository[str(risk["repository"])].append(risk)
-    blocks = [section(f"*{len(risks)} in-use images at risk.* {scanned}")]
+    blocks = [section(f"*{plural(len(risks), 'in-use image')} at risk.* {scanned}")]
     for name, items in sorted(by_repository.items())[:MAX_REPOSITORIES]:
         lines = [
             f"• `{short_digest(str(r['digest']))}` {tag_list(tuple(r['tags']))}: "

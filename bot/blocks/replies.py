@@ -21,6 +21,7 @@ from bot.blocks.common import (
     escape,
     header,
     message,
+    plural,
     section,
     token_value,
 )
@@ -130,7 +131,7 @@ def at_risk_reply(report: ScanReport) -> dict[str, Any]:
         blocks.append(context(f"… and {len(risks) - MAX_LISTED} more: `ecr-lifeguard scan`"))
     for problem in report.problems[:5]:
         blocks.append(context(f":warning: could not check: {escape(problem)}"))
-    return message(f"{len(risks)} in-use images at risk", blocks)
+    return message(f"{plural(len(risks), 'in-use image')} at risk", blocks)
 
 
 def diagnosis_reply(diagnosis: Diagnosis) -> dict[str, Any]:

@@ -299,7 +299,7 @@ async def test_app_home_lists_risks_and_protections(bot: Bot) -> None:
     published = await bot.slack.wait_for("views.publish", timeout=30)
     view = json.dumps(published.args["view"])
     assert published.args["user_id"] == ALLOWED
-    assert "1 in-use images at risk" in view and "webshop-assets" in view
+    assert "1 in-use image at risk" in view and "webshop-assets" in view
     assert "ec1477a7420a" in view and "Protections" in view
 
 
