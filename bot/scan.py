@@ -116,7 +116,7 @@ class RepositoryResult:
     in_use: int = 0
     risks: tuple[Risk, ...] = ()
     error: str | None = None
-    in_use_digests: tuple[str, ...] = ()
+    in_use_images: tuple[Image, ...] = ()
     last_evaluated_at: float | None = None
 
 
@@ -242,7 +242,7 @@ async def _scan_repository(
         len(images),
         len(in_use),
         tuple(risks),
-        in_use_digests=tuple(in_use),
+        in_use_images=tuple(image for image in images if image.digest in in_use),
         last_evaluated_at=evaluated_at,
     )
 

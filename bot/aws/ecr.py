@@ -294,7 +294,7 @@ class EcrRegistry:
                 region=self.target.region,
             ) from exc
 
-    async def manifests(self, repository: Repository, digests: Sequence[str]) -> list[Manifest]:
+    async def manifests(self, key: RepositoryKey, digests: Sequence[str]) -> list[Manifest]:
         """The stored manifests of these digests (100 per call); missing ones are left out."""
         found: list[Manifest] = []
         for start in range(0, len(digests), BATCH_GET_LIMIT):
@@ -305,7 +305,8 @@ class EcrRegistry:
                 "batch_get_image",
                 imageIds=[{"imageDigest": digest} for digest in batch],
                 acceptedMediaTypes=ACCEPTED_MANIFEST_TYPES,
-                **self._ids(repository),
+                registryId=key.registry,
+                repositoryName=key.name,
             )
             for image in response.get("images", []):
                 found.append(
@@ -325,7 +326,7 @@ class EcrRegistry:
             i.digest for i in images if i.media_type in INDEX_MEDIA_TYPES and i.status == "ACTIVE"
         ]
         children = {}
-        for manifest in await self.manifests(repository, indexes) if indexes else []:
+        for manifest in await self.manifests(repository.key, indexes) if indexes else []:
             kids = manifest_children(manifest.text)
             if kids:
                 children[manifest.digest] = kids

@@ -196,17 +196,16 @@ class AlertLoop:
     async def _save_manifests(self, aws: AwsClients, results: Sequence[RepositoryResult]) -> None:
         vault, now = self.lifeguard.vault, self.lifeguard.clock()
         for result in results:
-            wanted = [d for d in result.in_use_digests if not await vault.has(result.key, d)]
+            # The scan already read these images: only their manifests are fetched here.
+            tags = {i.digest: i.tags for i in result.in_use_images}
+            wanted = [d for d in tags if not await vault.has(result.key, d)]
             if not wanted:
                 continue
             registry = self.lifeguard.registry_for(aws, result.key)
-            repository = await registry.repository(result.key.name, result.key.registry)
-            if repository is None:
-                continue
-            images = {i.digest: i for i in await registry.images(repository)}
-            for manifest in await registry.manifests(repository, wanted):
-                tags = images[manifest.digest].tags if manifest.digest in images else ()
-                saved = SavedManifest(manifest.text, manifest.media_type, tags, now)
+            for manifest in await registry.manifests(result.key, wanted):
+                saved = SavedManifest(
+                    manifest.text, manifest.media_type, tags[manifest.digest], now
+                )
                 await vault.save(result.key, manifest.digest, saved)
 
     async def _alert(self, report: ScanReport) -> tuple[int, int, int, list[str]]:

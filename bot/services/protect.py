@@ -137,7 +137,7 @@ class ProtectService:
     ) -> tuple[bool, Image]:
         if tag in image.tags:
             return False, image
-        [manifest] = await registry.manifests(repository, [image.digest])
+        [manifest] = await registry.manifests(repository.key, [image.digest])
         added = await registry.put_tag(repository, manifest, tag)
         return added, dataclasses.replace(image, tags=(*image.tags, tag))
 

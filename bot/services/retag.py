@@ -117,7 +117,7 @@ class RetagService:
         self, actor: Actor, located: Located, image: Image, tag: str, previous: Image | None
     ) -> None:
         registry, repository = located.registry, located.repository
-        [manifest] = await registry.manifests(repository, [image.digest])
+        [manifest] = await registry.manifests(repository.key, [image.digest])
         try:
             await registry.put_tag(repository, manifest, tag)
         except TagImmutable as exc:
