@@ -143,14 +143,19 @@ class SlackDirectory:
         self.client = client
         self.groups = list(groups)
         self._members: dict[str, frozenset[str]] = {}
-        self._fetched_at = 0.0
+        self._fetched_at: float | None = None
 
     async def actor(self, user: str, channel: str | None) -> Actor:
         """The actor for a Slack request."""
-        if self.groups and time.monotonic() - self._fetched_at > GROUP_CACHE_SECONDS:
+        if self.groups and self._stale():
             await self._refresh()
         groups = frozenset(g for g, members in self._members.items() if user in members)
         return Actor(user, channel, groups)
+
+    def _stale(self) -> bool:
+        # Never fetched is stale: the monotonic clock may be younger than the cache period.
+        fetched = self._fetched_at
+        return fetched is None or time.monotonic() - fetched > GROUP_CACHE_SECONDS
 
     async def _refresh(self) -> None:
         members = {}
