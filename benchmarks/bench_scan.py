@@ -643,10 +643,10 @@ def report_summary(report: Any) -> dict[str, Any]:
 async def measure(kubeconfig: Path, moto: Meter, fakes: Meter, profile: bool) -> Measurement:
     """One scan, as the CLI runs it, with the clocks around its parts."""
     from bot.assemble import inventory_sources, registries
-    from bot.aws.clients import AwsClients, targets
+    from bot.edge.aws.clients import AwsClients, targets
     from bot.inventory.sources import collect_inventory
-    from bot.scan import ScanOptions, scan
     from bot.settings import AwsSettings, KubernetesSettings, Settings
+    from bot.watch.scan import ScanOptions, scan
 
     settings = Settings(
         aws=AwsSettings(regions=[REGION]),

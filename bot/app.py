@@ -1,9 +1,10 @@
-"""Composition root of the running bot: settings → store → services → Slack app → run.
+"""The composition root: settings → store → cloud → verbs and scheduler → Slack app → run.
 
 ``ecr-lifeguard run`` serves Slack over Socket Mode (no public endpoint; needs SLACK_APP_TOKEN);
 ``ecr-lifeguard run --http`` serves the Bolt endpoint ``/slack/events`` (signature checked with
-SLACK_SIGNING_SECRET). Both serve ``/healthz``, ``/readyz`` and ``/metrics``, and run the alert
-loop in the background.
+SLACK_SIGNING_SECRET). Both serve ``/healthz``, ``/readyz`` and ``/metrics`` and run the scheduled
+work in the background. SIGTERM or SIGINT stops the process within 10 seconds at any stage, also
+while Slack, Redis or AWS do not answer.
 """
 
 from __future__ import annotations
@@ -11,37 +12,51 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
+import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, TypeVar
 
 from aiohttp import web
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 
-from bot.adapters.redis_store import RedisStore
-from bot.adapters.slack import SlackDirectory, SlackNotifier, web_client
-from bot.auth import groups_to_check
-from bot.blocks.replies import audit_line
-from bot.chatops import ChatOps
-from bot.errors import ConfigError
-from bot.services.alerts import AlertLoop
-from bot.services.core import AwsFactory, Lifeguard
+from bot.edge.aws.clients import targets
+from bot.edge.aws.cloud import open_cloud
+from bot.edge.slack.client import web_client
+from bot.edge.slack.directory import SlackDirectory
+from bot.edge.slack.notifier import SlackNotifier
+from bot.edge.slack.startup import check_tokens
+from bot.edge.stores.memory import MemoryStore
+from bot.edge.stores.redis_store import RedisStore
+from bot.errors import ConfigError, CredentialsError
+from bot.ops.audit_feed import AuditFeed
+from bot.ops.authorize import groups_to_check
+from bot.ops.deps import CloudFactory, Dependencies
+from bot.ops.dispatch import Ops
 from bot.settings import Settings
-from bot.state.memory import MemoryStore
-from bot.state.store import JsonObject, Store
+from bot.state.store import Store
+from bot.watch.schedule import Scheduler
+from handlers.delivery import Delivery
 from handlers.health import Health, add_health_routes
 from handlers.slack import SlackListeners
 
 log = logging.getLogger(__name__)
 Mode = Literal["socket", "http"]
+T = TypeVar("T")
+# After a stop signal: the shutdown steps get STEP_SECONDS each, the main task is cancelled at
+# CANCEL_AFTER, and the process ends at HARD_STOP whatever is still hanging (a pod gets 30 s).
+STEP_SECONDS = 1.5
+CANCEL_AFTER = 7.0
+HARD_STOP = 9.5
 
 
 def check_settings(settings: Settings, mode: Mode) -> None:
-    """Stop start-up with one line naming the first missing setting."""
+    """Stop start-up with one line naming the first missing setting (no network call)."""
     if settings.slack_bot_token is None:
         raise ConfigError("SLACK_BOT_TOKEN is not set: the bot token (xoxb-…) of the Slack app")
     if mode == "socket" and settings.slack_app_token is None:
@@ -51,6 +66,10 @@ def check_settings(settings: Settings, mode: Mode) -> None:
         )
     if mode == "http" and settings.slack_signing_secret is None:
         raise ConfigError("SLACK_SIGNING_SECRET is not set: --http needs it to verify requests")
+    try:
+        targets(settings.aws)
+    except CredentialsError as exc:
+        raise ConfigError(f"{exc.message}: {exc.hint}") from None
 
 
 async def open_store(settings: Settings) -> Store:
@@ -69,12 +88,12 @@ class Runtime:
     """Everything the running bot holds."""
 
     settings: Settings
-    store: Store
-    lifeguard: Lifeguard
+    deps: Dependencies
     app: AsyncApp
-    chatops: ChatOps
-    loop: AlertLoop
-    health: Health
+    ops: Ops
+    scheduler: Scheduler
+    notifier: SlackNotifier
+    feed: AuditFeed | None
 
 
 def build_runtime(
@@ -82,18 +101,35 @@ def build_runtime(
     store: Store,
     *,
     mode: Mode,
-    aws_factory: AwsFactory | None = None,
+    cloud: CloudFactory | None = None,
     clock: Callable[[], float] = time.time,
 ) -> Runtime:
-    """Wire the services and the Slack app (no network call is made here)."""
+    """Wire the verbs, the scheduler and the Slack app (no network call is made here).
+
+    Example::
+
+        runtime = build_runtime(settings, MemoryStore(), mode="http")
+        async with serving(runtime, "http", port=3000):
+            ...
+    """
     check_settings(settings, mode)
     assert settings.slack_bot_token is not None
     client = web_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
-    notifier = SlackNotifier(client, protect_for=settings.protect.default_duration)
-    lifeguard = Lifeguard(
-        settings, store, aws_factory, clock, audit_sink=_audit_poster(notifier, settings)
+    notifier = SlackNotifier(
+        client,
+        protect_for=settings.protect.default_duration,
+        snooze_options=list(settings.bot.snooze_options),
     )
-    chatops = ChatOps(lifeguard, notifier)
+    directory = SlackDirectory(client, groups_to_check(settings.permissions))
+    deps = Dependencies(
+        settings,
+        store,
+        cloud or (lambda: open_cloud(settings)),
+        clock,
+        groups=directory.groups,
+        notifier=notifier,
+    )
+    ops = Ops(deps)
     secret = settings.slack_signing_secret
     app = AsyncApp(
         client=client,
@@ -101,31 +137,17 @@ def build_runtime(
         request_verification_enabled=mode == "http",
         name="ecr-lifeguard",
     )
-    directory = SlackDirectory(client, groups_to_check(settings.permissions))
-    SlackListeners(chatops, directory).register(app)
-    loop = AlertLoop(lifeguard, notifier)
-    return Runtime(settings, store, lifeguard, app, chatops, loop, Health(store, loop))
-
-
-def _audit_poster(
-    notifier: SlackNotifier, settings: Settings
-) -> Callable[[JsonObject], Awaitable[None]] | None:
-    """Post every audit entry to ``bot.audit_channel`` too, when one is configured."""
-    channel = settings.bot.audit_channel
-    if channel is None:
-        return None
-
-    async def post(entry: JsonObject) -> None:
-        await notifier.post(channel, {"text": audit_line(entry)})
-
-    return post
+    SlackListeners(ops, Delivery(notifier)).register(app)
+    audit_channel = settings.bot.audit_channel
+    feed = AuditFeed(deps, notifier, audit_channel) if audit_channel else None
+    return Runtime(settings, deps, app, ops, Scheduler(deps, notifier), notifier, feed)
 
 
 @asynccontextmanager
 async def serving(
     runtime: Runtime, mode: Mode, port: int, host: str = "0.0.0.0"
 ) -> AsyncIterator[web.AppRunner]:
-    """Serve Slack (and health) and run the alert loop until the context exits."""
+    """Serve Slack (and health) and run the scheduled work until the context exits."""
     socket: AsyncSocketModeHandler | None = None
     if mode == "http":
         site_app = runtime.app.web_app(path="/slack/events")
@@ -135,36 +157,103 @@ async def serving(
         socket = AsyncSocketModeHandler(
             runtime.app, app_token=runtime.settings.slack_app_token.get_secret_value()
         )
-        runtime.health.socket = socket
-    add_health_routes(site_app, runtime.health)
+    health = Health(runtime.deps.store, runtime.scheduler, socket.client if socket else None)
+    add_health_routes(site_app, health)
     runner = web.AppRunner(site_app, access_log=None)
     await runner.setup()
-    await web.TCPSite(runner, host, port).start()
     stop = asyncio.Event()
-    alerts = asyncio.create_task(runtime.loop.run_forever(stop))
+    workers: list[asyncio.Task[None]] = []
     try:
+        await web.TCPSite(runner, host, port).start()
+        workers.append(asyncio.create_task(runtime.scheduler.run_forever(stop)))
+        if runtime.feed is not None:
+            workers.append(asyncio.create_task(runtime.feed.run_forever(stop)))
         if socket is not None:
             await socket.connect_async()  # type: ignore[no-untyped-call]
         yield runner
     finally:
         stop.set()
-        with contextlib.suppress(asyncio.CancelledError):
-            await alerts
-        if socket is not None:
-            await socket.close_async()  # type: ignore[no-untyped-call]
-        await runner.cleanup()
-        await runtime.store.close()
+        await _stop(workers, socket, runtime, runner)
+
+
+async def _stop(
+    workers: list[asyncio.Task[None]],
+    socket: AsyncSocketModeHandler | None,
+    runtime: Runtime,
+    runner: web.AppRunner,
+) -> None:
+    """Stop the background work and close every connection, each step time-boxed."""
+    steps: list[Callable[[], Awaitable[object]]] = [
+        lambda: asyncio.gather(*workers, return_exceptions=True),
+        runtime.ops.close,
+    ]
+    if socket is not None:
+        steps.append(socket.close_async)
+    steps += [runner.cleanup, runtime.deps.store.close]
+    for step in steps:
+        try:
+            async with asyncio.timeout(STEP_SECONDS):
+                await step()
+        except (TimeoutError, Exception) as exc:  # a hung step must not block the exit
+            log.warning("shutdown step did not finish cleanly: %s", exc or type(exc).__name__)
+    for worker in workers:
+        worker.cancel()
 
 
 async def run(settings: Settings, mode: Mode, port: int) -> None:
-    """Run until SIGINT or SIGTERM."""
+    """Run until SIGINT or SIGTERM; stop within 10 seconds at any stage.
+
+    Raises :class:`ConfigError` (one line) for a missing setting or a token Slack refuses.
+    """
     check_settings(settings, mode)
-    store = await open_store(settings)
-    runtime = build_runtime(settings, store, mode=mode)
-    done = asyncio.Event()
+    main = asyncio.current_task()
+    assert main is not None
+    loop = asyncio.get_running_loop()
+    stopping = asyncio.Event()
+
+    def on_signal() -> None:
+        if not stopping.is_set():
+            stopping.set()
+            log.info("stopping (signal received)")
+            loop.call_later(CANCEL_AFTER, main.cancel)
+            watchdog = threading.Timer(HARD_STOP, _hard_stop)
+            watchdog.daemon = True
+            watchdog.start()
+
     for sig in (signal.SIGINT, signal.SIGTERM):
-        asyncio.get_running_loop().add_signal_handler(sig, done.set)
+        loop.add_signal_handler(sig, on_signal)
+    with contextlib.suppress(asyncio.CancelledError):
+        await _serve_until(stopping, settings, mode, port)
+    log.info("ECR Lifeguard stopped")
+
+
+async def _serve_until(stopping: asyncio.Event, settings: Settings, mode: Mode, port: int) -> None:
+    assert settings.slack_bot_token is not None
+    client = web_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
+    app_token = None
+    if mode == "socket" and settings.slack_app_token is not None:
+        app_token = settings.slack_app_token.get_secret_value()
+    await _until(stopping, check_tokens(client, app_token))
+    store = await _until(stopping, open_store(settings))
+    runtime = build_runtime(settings, store, mode=mode)
     async with serving(runtime, mode, port):
         log.info("ECR Lifeguard is running (%s mode, port %d)", mode, port)
-        await done.wait()
-    log.info("ECR Lifeguard stopped")
+        await stopping.wait()
+
+
+def _hard_stop() -> None:
+    log.error("still stopping after %.1f s: exiting now", HARD_STOP)
+    logging.shutdown()
+    os._exit(0)
+
+
+async def _until(stopping: asyncio.Event, work: Awaitable[T]) -> T:
+    """``work``, unless a stop signal comes first (then CancelledError)."""
+    task = asyncio.ensure_future(work)
+    waiter = asyncio.ensure_future(stopping.wait())
+    done, _ = await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+    waiter.cancel()
+    if task not in done:
+        task.cancel()
+        raise asyncio.CancelledError
+    return task.result()

@@ -1,18 +1,22 @@
-"""Durations as people type them: ``7d``, ``12h``, ``2w``, ``90m``, ``1d12h``."""
+"""Durations as people type them: ``7d``, ``12h``, ``2w``, ``90m``, ``1d12h`` (pure)."""
 
 from __future__ import annotations
 
 import re
 
 _UNITS = {"w": 7 * 86_400, "d": 86_400, "h": 3_600, "m": 60, "s": 1}
-_PART = re.compile(r"(\d+(?:\.\d+)?)([wdhms])")
+_PART = re.compile(r"(\d+)([wdhms])")
+_WHOLE = re.compile(r"(?:\d+[wdhms])+|\d+")
 MAX_SECONDS = 366 * 86_400
+FORMS = "forms like 7d, 12h, 2w, 90m or 1d12h"
 
 
-def parse_duration(text: str, *, maximum: float = MAX_SECONDS) -> float:
-    """Seconds in a duration such as ``7d`` or ``1d12h``; a bare number means days.
+def parse_duration(text: str, *, minimum: float = 0.0, maximum: float = MAX_SECONDS) -> float:
+    """Seconds in a duration such as ``7d`` or ``1d12h``; a bare whole number means days.
 
-    Raises ``ValueError`` with a message that shows the accepted forms.
+    Only whole numbers with a unit (w, d, h, m, s), written without spaces, are durations:
+    ``ever``, ``-1d``, ``nan``, ``7 d`` and ``0.5d`` are not. Raises ``ValueError`` naming the
+    text and the accepted forms or range.
 
     Example:
         >>> parse_duration("7d"), parse_duration("1d12h"), parse_duration("3")
@@ -21,19 +25,23 @@ def parse_duration(text: str, *, maximum: float = MAX_SECONDS) -> float:
         Traceback (most recent call last):
         ...
         ValueError: "soon" is not a duration; use forms like 7d, 12h, 2w, 90m or 1d12h
+        >>> parse_duration("400d", minimum=3600, maximum=90 * 86400)
+        Traceback (most recent call last):
+        ...
+        ValueError: "400d" is out of range: from 1h to 90d
     """
-    cleaned = text.strip().lower().replace(" ", "")
-    try:
-        seconds = float(cleaned) * _UNITS["d"]
-    except ValueError:
-        parts = _PART.findall(cleaned)
-        if not parts or "".join(n + u for n, u in parts) != cleaned:
-            raise ValueError(
-                f'"{text}" is not a duration; use forms like 7d, 12h, 2w, 90m or 1d12h'
-            ) from None
-        seconds = sum(float(number) * _UNITS[unit] for number, unit in parts)
-    if not 0 <= seconds <= maximum:
-        raise ValueError(f'"{text}" is out of range (0 to {maximum / 86_400:.0f} days)')
+    cleaned = text.strip().lower()
+    if not _WHOLE.fullmatch(cleaned):
+        raise ValueError(f'"{text}" is not a duration; use {FORMS}')
+    if cleaned.isdigit():
+        seconds = float(int(cleaned) * _UNITS["d"])
+    else:
+        seconds = float(sum(int(number) * _UNITS[unit] for number, unit in _PART.findall(cleaned)))
+    if not minimum <= seconds <= maximum:
+        raise ValueError(
+            f'"{text}" is out of range: from {format_duration(minimum)} to '
+            f"{format_duration(maximum)}"
+        )
     return seconds
 
 

@@ -1,26 +1,139 @@
-"""The errors ECR Lifeguard raises, each with a message a person can act on.
+"""Every error ECR Lifeguard raises, and the one place that turns an error into what a person sees.
 
 ::
 
     LifeguardError
-    ├── InputError            (bot.lifecycle.problems) a document or argument is wrong
+    ├── InputError            a document or argument is wrong; ``problems`` says where
+    │   ├── UsageError        an ``/ecr`` command or CLI verb is written wrong; ``usage`` shows how
+    │   └── CliInputError     a command-line option or input file is wrong, one line per problem
     ├── ConfigError           a setting is missing or invalid
-    └── UpstreamError         AWS, Kubernetes or Slack failed or refused
+    ├── CommandError          a command cannot be done as asked (nothing was changed)
+    │   ├── NotWatched        the reference names a registry this bot is not configured for
+    │   └── Busy              another change to the same image is in progress
+    ├── Denied                the actor may not do this (the refusal is audited)
+    ├── StoreUnavailable      the state store cannot record a change, so ECR was not touched
+    ├── LockLost              a fenced write came after the lock moved to someone else
+    └── UpstreamError         AWS, Kubernetes, Slack or Redis failed or refused
         ├── CredentialsError  no usable credentials: says how to provide them
         ├── AccessDenied      an IAM/RBAC permission is missing: names it
         ├── NotFound          the named resource does not exist
         ├── Throttled         rate limited even after retries
-        └── Unreachable       the endpoint cannot be reached
+        ├── Unreachable       the endpoint cannot be reached
+        ├── TagImmutable      ECR refuses to move a tag (immutable repository)
+        └── LayersMissing     a re-push failed because the image's layers are gone
 
-Adapters translate SDK exceptions into these at the edge; the core and the commands never see
-a botocore or aiohttp exception.
+Adapters translate SDK exceptions into these at the edge; the core and the commands never see a
+botocore, redis or slack_sdk exception. :func:`explain` is the only mapping from an exception to
+the words, the audience and the exit status a person gets: Slack replies, ``@app.error``, the
+CLI and the bot verbs all call it.
 """
 
 from __future__ import annotations
 
+import logging
+import secrets
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import Literal
+
+log = logging.getLogger(__name__)
+
+
+class Exit(IntEnum):
+    """What the process exit status of ``ecr-lifeguard`` means.
+
+    Example:
+        >>> int(Exit.INVALID_INPUT)
+        2
+    """
+
+    OK = 0
+    UPSTREAM_FAILURE = 1  # AWS, Kubernetes, Slack or Redis failed or refused us
+    INVALID_INPUT = 2  # the command line, an input file or a setting is wrong; or refused
+    FOUND = 3  # something is at risk (scan), a lint finding reached --fail-on, previews differ
+
 
 class LifeguardError(Exception):
     """Base of every error ECR Lifeguard raises on purpose."""
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One thing wrong with an input document.
+
+    Example:
+        >>> str(Problem("rules[0].rulePriority", "must be an integer"))
+        'rules[0].rulePriority: must be an integer'
+    """
+
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}" if self.path else self.message
+
+
+class InputError(LifeguardError, ValueError):
+    """A document could not be used; ``problems`` says why, one entry per problem.
+
+    Example:
+        >>> err = InputError([Problem("rules", "a policy needs at least one rule")])
+        >>> str(err)
+        'rules: a policy needs at least one rule'
+    """
+
+    def __init__(self, problems: Iterable[Problem]) -> None:
+        self.problems: tuple[Problem, ...] = tuple(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+    @classmethod
+    def single(cls, path: str, message: str) -> InputError:
+        """Build an error with exactly one problem.
+
+        Example:
+            >>> InputError.single("", "the file is empty").problems[0].message
+            'the file is empty'
+        """
+        return cls([Problem(path, message)])
+
+
+class UsageError(InputError):
+    """A command is written wrong; ``str()`` says what, ``usage`` how to write it.
+
+    Example:
+        >>> err = UsageError("retag takes 2 arguments, got 1", "retag", "retag <ref> <new-tag>")
+        >>> str(err), err.usage
+        ('retag takes 2 arguments, got 1', 'retag <ref> <new-tag>')
+    """
+
+    def __init__(self, message: str, verb: str | None = None, usage: str = "") -> None:
+        self.verb = verb
+        self.usage = usage
+        super().__init__([Problem("", message)])
+
+
+class CliInputError(InputError):
+    """Bad input from the command line: each line of ``lines`` is one problem, option or file first.
+
+    Example:
+        >>> CliInputError(["--images nope.json: no such file"]).lines
+        ['--images nope.json: no such file']
+    """
+
+    def __init__(self, lines: Sequence[str]) -> None:
+        self.lines = list(lines)
+        super().__init__([Problem("", line) for line in self.lines])
+
+    @classmethod
+    def from_input_error(cls, source: str, error: InputError) -> CliInputError:
+        """Prefix every problem of a parse error with the file it came from.
+
+        Example:
+            >>> CliInputError.from_input_error("p.json", InputError.single("rules", "empty")).lines
+            ['p.json: rules: empty']
+        """
+        return cls([f"{source}: {problem}" for problem in error.problems])
 
 
 class ConfigError(LifeguardError):
@@ -32,8 +145,32 @@ class ConfigError(LifeguardError):
     """
 
 
+class CommandError(LifeguardError):
+    """A command cannot be done as asked; the message says why and what to do instead."""
+
+
+class NotWatched(CommandError):
+    """The reference names a region or account this bot is not configured for."""
+
+
+class Busy(CommandError):
+    """Another change to the same image is still in progress."""
+
+
+class Denied(LifeguardError):
+    """The actor may not do this; the message says who may (the refusal has been audited)."""
+
+
+class StoreUnavailable(LifeguardError):
+    """The state store cannot record a change, so the change was refused before touching ECR."""
+
+
+class LockLost(LifeguardError):
+    """A write made under a lock was refused: the lock expired and someone else holds it now."""
+
+
 class UpstreamError(LifeguardError):
-    """A call to AWS, Kubernetes or Slack failed.
+    """A call to AWS, Kubernetes, Slack or Redis failed.
 
     ``service`` and ``operation`` say what was called, ``code`` is the upstream error code, and
     ``hint`` what to do about it.
@@ -86,3 +223,70 @@ class Throttled(UpstreamError):
 
 class Unreachable(UpstreamError):
     """The endpoint could not be reached (network, DNS, wrong endpoint URL)."""
+
+
+class TagImmutable(UpstreamError):
+    """The tag already exists and the repository does not let it move."""
+
+
+class LayersMissing(UpstreamError):
+    """A re-push failed because the image's layers (or an index's images) are gone."""
+
+
+Kind = Literal["usage", "input", "refused", "denied", "unavailable", "upstream", "internal"]
+
+
+@dataclass(frozen=True, slots=True)
+class Explanation:
+    """What a person is told about an error: the text, its kind, and the CLI exit status.
+
+    ``usage`` is how to write the command, when the error is about how it was written.
+    Every kind is shown only to the person who asked (never in the channel).
+    """
+
+    text: str
+    kind: Kind
+    exit: Exit
+    usage: str = ""
+
+
+def explain(exc: BaseException) -> Explanation:
+    """The one mapping from an exception to what a person sees (Slack, CLI, the bot verbs).
+
+    Anything that is not a :class:`LifeguardError` is a bug: it is logged in full with an
+    incident id, and the person gets the id, never a traceback.
+
+    Example:
+        >>> explain(Denied("You may not protect images in app: ask #platform.")).kind
+        'denied'
+        >>> explain(UpstreamError("ecr", "PutImage", "ServerException", "boom", hint="retry")).text
+        'ecr failed: boom. To fix: retry'
+        >>> explain(UsageError("protect needs a reference", "protect", "protect <ref>")).usage
+        'protect <ref>'
+    """
+    if isinstance(exc, UsageError):
+        return Explanation(str(exc), "usage", Exit.INVALID_INPUT, exc.usage)
+    if isinstance(exc, CliInputError):
+        return Explanation("\n".join(exc.lines), "input", Exit.INVALID_INPUT)
+    if isinstance(exc, InputError):
+        return Explanation(f"That did not parse: {exc}", "input", Exit.INVALID_INPUT)
+    if isinstance(exc, Denied):
+        return Explanation(str(exc), "denied", Exit.INVALID_INPUT)
+    if isinstance(exc, ConfigError | CommandError):
+        return Explanation(str(exc), "refused", Exit.INVALID_INPUT)
+    if isinstance(exc, StoreUnavailable):
+        return Explanation(str(exc), "unavailable", Exit.UPSTREAM_FAILURE)
+    if isinstance(exc, UpstreamError):
+        hint = f" To fix: {exc.hint}" if exc.hint else ""
+        text = f"{exc.service} failed: {exc.message}.{hint}"
+        return Explanation(text, "upstream", Exit.UPSTREAM_FAILURE)
+    if isinstance(exc, LifeguardError):
+        return Explanation(str(exc), "refused", Exit.INVALID_INPUT)
+    incident = secrets.token_hex(4)
+    log.error("unexpected error (incident %s)", incident, exc_info=exc)
+    return Explanation(
+        f"Something went wrong on our side (incident {incident}); it is logged. "
+        "Nothing was changed unless a message above says so.",
+        "internal",
+        Exit.UPSTREAM_FAILURE,
+    )

@@ -23,8 +23,10 @@ Example configuration file::
 from __future__ import annotations
 
 import os
+import re
+import tempfile
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
 import yaml
 from pydantic import (
@@ -36,16 +38,19 @@ from pydantic import (
     SecretStr,
     ValidationError,
     field_validator,
+    model_validator,
 )
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
     YamlConfigSettingsSource,
 )
 
-from bot.durations import parse_duration
+from bot.durations import format_duration, parse_duration
 from bot.errors import ConfigError
+from bot.lifecycle.timefmt import DAY
 from bot.refs import is_valid_region
 
 CONFIG_ENV = "LIFEGUARD_CONFIG"
@@ -130,8 +135,15 @@ class ScanSettings(BaseModel):
 
 def _duration(value: Any) -> Any:
     if isinstance(value, str):
-        return parse_duration(value)
+        return parse_duration(value, maximum=float("inf"))
     return value
+
+
+def _state_dir() -> Path:
+    """Where this replica keeps its local journal: $XDG_STATE_HOME, else a temporary directory
+    (writable with a read-only root file system)."""
+    base = os.environ.get("XDG_STATE_HOME")
+    return Path(base) / "ecr-lifeguard" if base else Path(tempfile.gettempdir()) / "ecr-lifeguard"
 
 
 # A duration: seconds as a number, or text such as "15m", "7d", "1d12h".
@@ -157,18 +169,27 @@ class RoutingSettings(BaseModel):
 
 
 class PermissionRule(BaseModel):
-    """Who may run mutating commands (protect, retag, restore...) on matching repositories.
+    """Who may run mutating commands (protect, retag, restore, snooze...) on matching repositories.
 
-    A user is allowed when listed, when in a listed user group (Slack ``S…`` ids), or when the
-    command comes from a listed channel.
+    A rule applies to repositories whose name matches ``repositories`` (a glob) and, when given,
+    that live in one of ``accounts`` (12-digit ids) and ``regions``. A user is allowed when
+    listed, when in a listed user group (Slack ``S…`` ids), or when the command comes from a
+    listed channel.
     """
 
     model_config = _SECTION
 
     repositories: str = "*"
+    accounts: list[Annotated[str, Field(pattern=r"^\d{12}$")]] = Field(default_factory=list)
+    regions: list[str] = Field(default_factory=list)
     users: list[str] = Field(default_factory=list)
     user_groups: list[str] = Field(default_factory=list)
     channels: list[str] = Field(default_factory=list)
+
+    @field_validator("regions")
+    @classmethod
+    def _regions_exist(cls, regions: list[str]) -> list[str]:
+        return _check_regions(regions)
 
 
 class ProtectSettings(BaseModel):
@@ -177,9 +198,19 @@ class ProtectSettings(BaseModel):
     model_config = _SECTION
 
     tag_prefix: str = Field(default="keep-", pattern=r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,100}$")
-    default_duration: Duration = 7 * 86_400.0
-    max_duration: Duration = 90 * 86_400.0
+    default_duration: Duration = 7 * DAY
+    min_duration: Duration = 3_600.0
+    max_duration: Duration = 90 * DAY
     apply_policy_change: Literal["confirm", "automatic"] = "confirm"
+
+    @model_validator(mode="after")
+    def _durations_in_order(self) -> Self:
+        if not self.min_duration <= self.default_duration <= self.max_duration:
+            raise ValueError(
+                "default_duration must lie between min_duration and max_duration "
+                f"({format_duration(self.min_duration)} to {format_duration(self.max_duration)})"
+            )
+        return self
 
 
 class BotSettings(BaseModel):
@@ -191,6 +222,10 @@ class BotSettings(BaseModel):
     audit_channel: str | None = None
     http_port: int = Field(default=3000, ge=1, le=65_535)
     health_port: int = Field(default=8080, ge=1, le=65_535)
+    journal_path: Path = Field(default_factory=lambda: _state_dir() / "journal.jsonl")
+    snooze_options: list[Duration] = Field(
+        default_factory=lambda: [3_600.0, 4 * 3_600.0], min_length=1, max_length=4
+    )
 
 
 class Settings(BaseSettings):
@@ -282,6 +317,8 @@ def load_settings(**overrides: Any) -> Settings:
         return Settings(**overrides)
     except ValidationError as exc:
         raise ConfigError(describe_validation_error(exc)) from None
+    except SettingsError as exc:
+        raise ConfigError(describe_settings_error(exc)) from None
     except (OSError, ValueError, yaml.YAMLError) as exc:
         raise ConfigError(f"{config_file}: cannot read the settings: {exc}") from None
 
@@ -303,6 +340,31 @@ def _check_config_file(path: Path) -> None:
         raise ConfigError(f"{path}: not valid YAML{line}: {problem}") from None
     if document is not None and not isinstance(document, dict):
         raise ConfigError(f"{path}: the settings file must be a mapping (section: values)")
+
+
+def describe_settings_error(exc: SettingsError) -> str:
+    """Name the environment variable whose JSON could not be read, and why.
+
+    Example:
+        >>> import json
+        >>> error = SettingsError('error parsing value for field "permissions" from source '
+        ...                       '"EnvSettingsSource"')
+        >>> try:
+        ...     json.loads("[{")
+        ... except ValueError as cause:
+        ...     error.__cause__ = cause
+        >>> describe_settings_error(error)  # doctest: +ELLIPSIS
+        'LIFEGUARD_PERMISSIONS (or a LIFEGUARD_PERMISSIONS__… variable) is not valid JSON: ...'
+    """
+    found = re.search(r'field "([^"]+)" from source "(\w+)"', str(exc))
+    cause = f": {exc.__cause__}" if exc.__cause__ else ""
+    if found is None:
+        return f"the settings cannot be read{cause}"
+    field, source = found.groups()
+    if source != "EnvSettingsSource":
+        return f"setting {field}: cannot be read from {source}{cause}"
+    name = f"LIFEGUARD_{field.upper()}"
+    return f"{name} (or a {name}__… variable) is not valid JSON{cause}"
 
 
 def describe_validation_error(exc: ValidationError) -> str:

@@ -1,15 +1,24 @@
-"""Health routes: `/healthz` (up), `/readyz` (Slack connected, store reachable), `/metrics`."""
+"""Health routes: ``/healthz`` (up), ``/readyz`` (Slack connected, store answers), ``/metrics``."""
 
 from __future__ import annotations
 
 import inspect
+from typing import Protocol
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Gauge, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from bot.services.alerts import AlertLoop
 from bot.state.store import Store
+from bot.watch.schedule import Scheduler
+
+
+class Connection(Protocol):
+    """Something that is connected or not (the Socket Mode client)."""
+
+    def is_connected(self) -> object:
+        """True (or an awaitable of True) while connected."""
+        ...
 
 
 class Health:
@@ -17,15 +26,21 @@ class Health:
 
     Example::
 
-        health = Health(store, loop)
+        health = Health(store, scheduler, socket=handler.client)
         add_health_routes(web_app, health)
     """
 
-    def __init__(self, store: Store, loop: AlertLoop) -> None:
+    def __init__(
+        self,
+        store: Store,
+        scheduler: Scheduler,
+        socket: Connection | None = None,
+        registry: CollectorRegistry | None = None,
+    ) -> None:
         self.store = store
-        self.loop = loop
-        self.socket: object | None = None  # the Socket Mode handler, in Socket Mode
-        self.registry = CollectorRegistry()
+        self.scheduler = scheduler
+        self.socket = socket
+        self.registry = registry or CollectorRegistry()
         self.at_risk = Gauge(
             "lifeguard_images_at_risk",
             "In-use images at risk at the last cycle",
@@ -47,19 +62,15 @@ class Health:
         """True in HTTP mode; in Socket Mode, whether the websocket is up."""
         if self.socket is None:
             return True
-        client = getattr(self.socket, "client", None)
-        is_connected = getattr(client, "is_connected", None)
-        if not callable(is_connected):
-            return False
-        answer = is_connected()
+        answer = self.socket.is_connected()
         return bool(await answer) if inspect.isawaitable(answer) else bool(answer)
 
     def refresh_metrics(self) -> None:
         """Copy the last cycle's figures into the gauges."""
-        last = self.loop.last
-        if last is not None and last.ran:
-            self.at_risk.set(last.risks)
-            self.alerts_posted.set(last.posted)
+        last = self.scheduler.last
+        if last is not None and last.ran and last.reconciled is not None:
+            self.at_risk.set(last.reconciled.risks)
+            self.alerts_posted.set(last.reconciled.posted)
             self.problems.set(len(last.problems))
 
 

@@ -1,7 +1,8 @@
-"""Slack listeners: parse Slack's payload, call :class:`bot.chatops.ChatOps`, send the reply.
+"""Slack listeners: read Slack's payload into a verb and its arguments, run it, deliver the reply.
 
-Every listener acknowledges first (Slack wants an answer within 3 seconds) and then does the
-work; replies go through ``respond`` (the request's ``response_url``) or into the alert's thread.
+Every listener acknowledges first (Slack wants an answer within 3 seconds), then works; replies go
+through :class:`handlers.delivery.Delivery`. Errors never escape as tracebacks: the verbs answer
+them, and ``@app.error`` answers anything else through :func:`bot.errors.explain`.
 """
 
 from __future__ import annotations
@@ -9,12 +10,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
-from slack_sdk.web.async_client import AsyncWebClient
+from slack_bolt.async_app import AsyncAck, AsyncApp
 
-from bot.adapters.slack import SlackDirectory
-from bot.auth import Actor
 from bot.blocks import replies
+from bot.blocks.alerts import SNOOZE_UNTIL_ACTS
 from bot.blocks.common import (
     CANCEL,
     CONFIRM_GUARD,
@@ -26,12 +25,23 @@ from bot.blocks.common import (
     parse_image_value,
     parse_token_value,
 )
-from bot.chatops import ChatOps, Reply
-from bot.commands import MUTATING, UsageError, parse_command
-from bot.refs import RepositoryKey
+from bot.errors import UsageError, explain
+from bot.ops.authorize import Actor
+from bot.ops.deps import image_ref
+from bot.ops.dispatch import Ops
+from bot.ops.home import home_view
+from bot.ops.registry import parse_command
+from bot.ops.verb import Reply
+from bot.ops.verbs.buttons import ImageButton
+from bot.ops.verbs.protect import Protect
+from bot.ops.verbs.restore import Restore
+from bot.ops.verbs.retag import Answer
+from bot.ops.verbs.snooze import Snooze
+from handlers.delivery import Asker, Delivery
 
 log = logging.getLogger(__name__)
 Body = dict[str, Any]
+ANSWERS = {CONFIRM_GUARD: "apply-guard", CONFIRM_RETAG: "move-tag", CANCEL: "cancel"}
 
 
 class SlackListeners:
@@ -39,66 +49,81 @@ class SlackListeners:
 
     Example::
 
-        SlackListeners(chatops, directory).register(app)
+        SlackListeners(ops, delivery).register(app)
     """
 
-    def __init__(self, chatops: ChatOps, directory: SlackDirectory) -> None:
-        self.chatops = chatops
-        self.directory = directory
+    def __init__(self, ops: Ops, delivery: Delivery) -> None:
+        self.ops = ops
+        self.delivery = delivery
 
     def register(self, app: AsyncApp) -> None:
-        """Attach every listener to a Bolt app."""
+        """Attach every listener (and the error handler) to a Bolt app."""
         app.command("/ecr")(self.on_command)
-        for action_id in (PROTECT, SNOOZE, WHY, RESTORE):
-            app.action(action_id)(self.on_image_button)
-        for action_id in (CONFIRM_GUARD, CONFIRM_RETAG, CANCEL):
-            app.action(action_id)(self.on_confirmation)
+        for action_id in (PROTECT, WHY, RESTORE, SNOOZE):
+            app.action(action_id)(self.on_image_action)
+        for action_id in ANSWERS:
+            app.action(action_id)(self.on_answer)
         app.event("app_home_opened")(self.on_home_opened)
+        app.error(self.on_error)
 
-    async def on_command(self, ack: AsyncAck, command: Body, respond: AsyncRespond) -> None:
-        """``/ecr …``: usage problems are answered in the ack itself."""
+    async def on_command(self, ack: AsyncAck, command: Body) -> None:
+        """``/ecr …``: a usage problem is answered in the ack itself."""
         try:
-            parsed = parse_command(str(command.get("text", "")))
+            invocation = parse_command(str(command.get("text", "")))
         except UsageError as exc:
             await ack(response_type="ephemeral", **replies.usage_reply(str(exc), exc.usage))
             return
-        if isinstance(parsed, MUTATING):
+        if invocation.verb.permission is not None:
             await ack(response_type="ephemeral", text="Working on it…")
         else:
             await ack()
-        actor = await self.directory.actor(command["user_id"], command.get("channel_id"))
-        reply = await self.chatops.command(parsed, actor)
-        await self._respond(respond, reply)
+        asker = Asker(
+            str(command["user_id"]), command.get("channel_id"), None, command.get("response_url")
+        )
+        reply = await self.ops.run(invocation, Actor(asker.user, asker.channel))
+        await self._deliver(reply, asker)
 
-    async def on_image_button(
-        self, ack: AsyncAck, body: Body, client: AsyncWebClient, respond: AsyncRespond
-    ) -> None:
-        """Protect / Snooze / Why? / Restore on an alert message."""
+    async def on_image_action(self, ack: AsyncAck, body: Body) -> None:
+        """Protect / Why? / Restore buttons and the Snooze menu of an alert."""
         await ack()
         action = body["actions"][0]
-        try:
-            repository, digest = parse_image_value(str(action.get("value", "")))
-        except ValueError:
-            log.warning("ignored a button with a foreign value: %s", action.get("action_id"))
-            return
-        actor = await self.directory.actor(body["user"]["id"], _channel(body))
-        reply = await self._image_action(action["action_id"], actor, repository, digest, body)
-        await self._in_thread(client, respond, body, reply)
+        asker = _asker(body)
+        actor = Actor(asker.user, asker.channel)
+        if action["action_id"] == SNOOZE:
+            reply = await self._snooze(action, asker, body, actor)
+        else:
+            try:
+                repository, digest = parse_image_value(str(action.get("value", "")))
+            except ValueError:
+                log.warning("ignored a button with a foreign value: %s", action.get("action_id"))
+                return
+            button = ImageButton(repository, digest, asker.channel, asker.thread_ts)
+            reply = await self._image_verb(action["action_id"], button, actor)
+        await self._deliver(reply, asker)
 
-    async def _image_action(
-        self, action_id: str, actor: Actor, repository: RepositoryKey, digest: str, body: Body
-    ) -> Reply:
-        channel, ts = _channel(body) or "", _message_ts(body) or ""
+    async def _image_verb(self, action_id: str, button: ImageButton, actor: Actor) -> Reply:
+        ref = image_ref(button.repository, button.digest)
         if action_id == PROTECT:
-            return await self.chatops.protect_image(actor, repository, digest, channel, ts)
-        if action_id == SNOOZE:
-            return await self.chatops.snooze_image(actor, repository, digest)
+            args = Protect(
+                ref,
+                reason="protected from the alert",
+                channel=button.channel,
+                thread_ts=button.thread_ts,
+            )
+            return await self.ops.answer("protect", args, actor)
         if action_id == RESTORE:
-            return await self.chatops.restore_image(actor, repository, digest, channel, ts)
-        return await self.chatops.explain_image(repository, digest)
+            return await self.ops.answer("restore", Restore(ref), actor)
+        return await self.ops.answer("why", button, actor)
 
-    async def on_confirmation(self, ack: AsyncAck, body: Body, respond: AsyncRespond) -> None:
-        """Apply the guard rule / Move the tag / Cancel: replaces the question with the answer."""
+    async def _snooze(self, action: Body, asker: Asker, body: Body, actor: Actor) -> Reply:
+        value = str((action.get("selected_option") or {}).get("value", ""))
+        seconds = None if value == SNOOZE_UNTIL_ACTS else _seconds(value)
+        message = body.get("message") or None
+        args = Snooze(asker.channel or "", asker.thread_ts or "", seconds, message)
+        return await self.ops.answer("snooze", args, actor)
+
+    async def on_answer(self, ack: AsyncAck, body: Body) -> None:
+        """Apply the guard rule / Move the tag / Cancel: the answer replaces the question."""
         await ack()
         action = body["actions"][0]
         try:
@@ -106,48 +131,57 @@ class SlackListeners:
         except ValueError:
             log.warning("ignored a confirmation with a foreign value")
             return
-        actor = await self.directory.actor(body["user"]["id"], _channel(body))
-        if action["action_id"] == CONFIRM_GUARD:
-            reply = await self.chatops.confirm_guard(actor, token)
-        elif action["action_id"] == CONFIRM_RETAG:
-            reply = await self.chatops.confirm_retag(actor, token)
-        else:
-            reply = await self.chatops.cancel(actor, token)
-        if reply.public:
-            await respond(replace_original=True, **reply.payload)
-        else:
-            await respond(response_type="ephemeral", replace_original=False, **reply.payload)
+        asker = _asker(body)
+        actor = Actor(asker.user, asker.channel)
+        reply = await self.ops.answer(ANSWERS[action["action_id"]], Answer(token), actor)
+        await self.delivery.reply(reply, asker, replace_original=reply.public)
 
-    async def on_home_opened(self, event: Body, client: AsyncWebClient) -> None:
-        """Publish the App Home tab."""
+    async def on_home_opened(self, event: Body, client: Any) -> None:
+        """Publish the App Home tab (leases read afresh)."""
         if event.get("tab", "home") != "home":
             return
-        await client.views_publish(user_id=event["user"], view=await self.chatops.home())
+        view = await home_view(self.ops.deps)
+        await client.views_publish(user_id=event["user"], view=view)
 
-    async def _respond(self, respond: AsyncRespond, reply: Reply) -> None:
-        response_type = "in_channel" if reply.public else "ephemeral"
-        await respond(response_type=response_type, **reply.payload)
-        if reply.follow_up is not None:
-            self.chatops.start(reply.follow_up)
+    async def on_error(self, error: Exception, body: Body) -> None:
+        """Anything a listener did not answer: logged once, the asker told what went wrong."""
+        explanation = explain(error)
+        user = ((body.get("user") or {}).get("id")) or body.get("user_id")
+        if not user:
+            return
+        await self.delivery.reply(
+            Reply(replies.error_reply(explanation), [explanation.text]), _asker(body)
+        )
 
-    async def _in_thread(
-        self, client: AsyncWebClient, respond: AsyncRespond, body: Body, reply: Reply
-    ) -> None:
-        channel, ts = _channel(body), _message_ts(body)
-        if reply.public and channel and ts:
-            await client.chat_postMessage(channel=channel, thread_ts=ts, **reply.payload)
-        else:
-            await respond(response_type="ephemeral", replace_original=False, **reply.payload)
-        if reply.follow_up is not None:
-            self.chatops.start(reply.follow_up)
+    async def _deliver(self, reply: Reply, asker: Asker) -> None:
+        await self.delivery.reply(reply, asker)
+        follow_up = reply.follow_up
+        if follow_up is not None:
+
+            async def later() -> None:
+                news = await follow_up()
+                if news:
+                    await self.delivery.news(news, asker)
+
+            self.ops.start(later)
 
 
-def _channel(body: Body) -> str | None:
-    channel = body.get("channel") or body.get("container") or {}
-    return channel.get("id") or channel.get("channel_id")
-
-
-def _message_ts(body: Body) -> str | None:
-    message = body.get("message") or {}
+def _asker(body: Body) -> Asker:
+    user = str((body.get("user") or {}).get("id") or body.get("user_id") or "")
+    channel = body.get("channel") or {}
     container = body.get("container") or {}
-    return message.get("ts") or container.get("message_ts")
+    message = body.get("message") or {}
+    return Asker(
+        user,
+        channel.get("id") or container.get("channel_id") or body.get("channel_id"),
+        message.get("ts") or container.get("message_ts"),
+        body.get("response_url"),
+    )
+
+
+def _seconds(value: str) -> float | None:
+    try:
+        seconds = float(value)
+    except ValueError:
+        return None
+    return seconds if seconds > 0 else None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from bot.blocks.common import (
@@ -26,19 +27,12 @@ from bot.inventory.models import ResolvedUse
 from bot.lifecycle.timefmt import human
 from bot.refs import RepositoryKey
 from bot.risk.models import Risk
+from bot.text import short_digest
 
 MAX_CONSUMERS = 5
+SNOOZE_UNTIL_ACTS = "acts"
+SNOOZE_BLOCK = "lg_snoozed"
 MAX_TAGS = 6
-
-
-def short_digest(digest: str) -> str:
-    """The first 12 hex digits, as people quote a digest.
-
-    Example:
-        >>> short_digest("sha256:ec1477a7420a97a789dd4b778a0a1141a6c6ba9314fce70599c134964121960c")
-        'ec1477a7420a'
-    """
-    return digest.removeprefix("sha256:")[:12]
 
 
 def duration_label(seconds: float) -> str:
@@ -79,7 +73,11 @@ def consumer_line(use: ResolvedUse) -> str:
 
 
 def alert_message(
-    risk: Risk, now: float, *, protect_for: float, snoozed_by: str | None = None
+    risk: Risk,
+    now: float,
+    *,
+    protect_for: float,
+    snooze_options: Sequence[float] = (3_600.0, 14_400.0),
 ) -> dict[str, Any]:
     """The alert for one at-risk image, with Protect / Snooze / Why? buttons.
 
@@ -92,6 +90,8 @@ def alert_message(
         ...             (), "why", RiskWhen("now"))
         >>> [e["action_id"] for e in alert_message(risk, 0.0, protect_for=604800)["blocks"][-2]["elements"]]
         ['lg_protect', 'lg_snooze', 'lg_why']
+        >>> [o["value"] for o in alert_message(risk, 0.0, protect_for=604800)["blocks"][-2]["elements"][1]["options"]]
+        ['3600', '14400', 'acts']
     """  # noqa: E501
     image = risk.decision.image
     verb = "archive" if risk.action == "TRANSITION" else "expire"
@@ -123,10 +123,10 @@ def alert_message(
                     "Protect",
                 ),
             ),
-            button("Snooze until next evaluation", SNOOZE, value),
+            snooze_menu(snooze_options),
             button("Why?", WHY, value),
         ),
-        context(_footer(now, snoozed_by)),
+        context(f"ECR Lifeguard · checked {human(now)}"),
     ]
     return message(f"In-use image at risk: {name} ({verb} by rule {risk.rule_priority})", blocks)
 
@@ -138,11 +138,20 @@ def _consumers(risk: Risk) -> str:
     return "\n".join(lines) or "_(no consumer details)_"
 
 
-def _footer(now: float, snoozed_by: str | None) -> str:
-    text = f"ECR Lifeguard · checked {human(now)}"
-    if snoozed_by:
-        text += f" · snoozed by {snoozed_by} until ECR evaluates the repository again"
-    return text
+def snooze_menu(options: Sequence[float]) -> Block:
+    """The Snooze menu: each configured duration, then "until ECR may act" (value ``acts``)."""
+    choices = [(duration_label(o), str(int(o))) for o in options] + [
+        ("until ECR may act", SNOOZE_UNTIL_ACTS)
+    ]
+    return {
+        "type": "static_select",
+        "action_id": SNOOZE,
+        "placeholder": {"type": "plain_text", "text": "Snooze…"},
+        "options": [
+            {"text": {"type": "plain_text", "text": label}, "value": value}
+            for label, value in choices
+        ],
+    }
 
 
 def resolved_message(
@@ -185,3 +194,17 @@ def resolved_message(
             )
         )
     return message(title, blocks)
+
+
+def with_snooze(original: dict[str, Any], by: str, until: float) -> dict[str, Any]:
+    """The alert message as it was, with a line saying who snoozed it until when (pure).
+
+    Example:
+        >>> m = with_snooze({"text": "t", "blocks": [context("ECR Lifeguard")]}, "<@U1>", 0.0)
+        >>> m["blocks"][-1]["elements"][-1]["text"]
+        '💤 Snoozed by <@U1> until 1970-01-01 00:00 UTC'
+    """
+    blocks = [b for b in original.get("blocks", []) if b.get("block_id") != SNOOZE_BLOCK]
+    line = context(f"💤 Snoozed by {by} until {human(until)}")
+    line["block_id"] = SNOOZE_BLOCK
+    return message(str(original.get("text", "")), [*blocks, line])

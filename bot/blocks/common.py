@@ -8,11 +8,14 @@ ping a channel or break the formatting.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from bot.refs import RepositoryKey
+from bot.text import without_bidi
 
 Block = dict[str, Any]
+_MENTION = re.compile(r"&lt;(@[UW][A-Z0-9]+|!subteam\^S[A-Z0-9]+|#C[A-Z0-9]+)&gt;")
 MAX_TEXT = 3000
 MAX_BLOCKS = 50
 
@@ -26,24 +29,25 @@ CONFIRM_RETAG = "lg_confirm_retag"
 CANCEL = "lg_cancel"
 
 
-def plural(count: int, noun: str, nouns: str | None = None) -> str:
-    """A count with its noun in the right number.
-
-    Example:
-        >>> plural(1, "in-use image"), plural(3, "in-use image")
-        ('1 in-use image', '3 in-use images')
-    """
-    return f"{count:,} {noun if count == 1 else nouns or noun + 's'}"
-
-
 def escape(text: str) -> str:
-    """Escape text for mrkdwn: ``&``, ``<`` and ``>`` (Slack's own rule).
+    """Escape text for mrkdwn: ``&``, ``<`` and ``>`` (Slack's own rule), bidi controls removed.
 
     Example:
         >>> escape("<!channel> & co")
         '&lt;!channel&gt; &amp; co'
     """
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return without_bidi(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def escape_keeping_mentions(text: str) -> str:
+    """Escape text of our own that names people: user, user-group and channel mentions
+    (``<@U…>``, ``<!subteam^S…>``, ``<#C…>``) stay mentions, anything else is escaped.
+
+    Example:
+        >>> escape_keeping_mentions("only <@U0ALICE> or <!subteam^S0OPS> may; not <!channel>")
+        'only <@U0ALICE> or <!subteam^S0OPS> may; not &lt;!channel&gt;'
+    """
+    return _MENTION.sub(lambda m: f"<{m.group(1)}>", escape(text))
 
 
 def clip(text: str, limit: int = MAX_TEXT) -> str:

@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from bot.blocks.alerts import short_digest, tag_list
-from bot.blocks.common import Block, context, divider, escape, header, plural, section
+from bot.blocks.alerts import tag_list
+from bot.blocks.common import Block, context, divider, escape, header, section
 from bot.lifecycle.timefmt import human
 from bot.state.records import Lease
 from bot.state.store import JsonObject
+from bot.text import plural, short_digest
 
 MAX_REPOSITORIES = 20
 

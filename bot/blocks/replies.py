@@ -6,7 +6,7 @@ import json
 from collections import Counter
 from typing import Any
 
-from bot.blocks.alerts import consumer_line, short_digest, tag_list
+from bot.blocks.alerts import consumer_line, tag_list
 from bot.blocks.common import (
     CANCEL,
     CONFIRM_GUARD,
@@ -19,19 +19,18 @@ from bot.blocks.common import (
     context,
     divider,
     escape,
+    escape_keeping_mentions,
     header,
     message,
-    plural,
     section,
     token_value,
 )
-from bot.commands import SUMMARY, USAGE
 from bot.diagnose.verdict import Diagnosis
+from bot.errors import Explanation
 from bot.lifecycle.decisions import Outcome
 from bot.lifecycle.explain import Explainer, describe_rule
 from bot.lifecycle.timefmt import human
-from bot.scan import ScanReport
-from bot.services.results import (
+from bot.ops.results import (
     PlanResult,
     PolicyChange,
     ProtectResult,
@@ -40,15 +39,31 @@ from bot.services.results import (
     Shielding,
     UnprotectResult,
 )
-from bot.state.records import Lease
-from bot.state.store import JsonObject
+from bot.state.records import AuditEntry, Lease
+from bot.text import plural, short_digest
+from bot.watch.scan import ScanReport
 
 MAX_LISTED = 15
 
 
 def text_reply(text: str) -> dict[str, Any]:
-    """A plain one-section reply."""
-    return message(text, [section(escape(text))])
+    """A one-section reply of our own text (its mentions of people stay mentions)."""
+    return message(text, [section(escape_keeping_mentions(text))])
+
+
+def error_reply(explanation: Explanation) -> dict[str, Any]:
+    """What went wrong, as :func:`bot.errors.explain` words it, shown only to the asker.
+
+    Example:
+        >>> from bot.errors import Denied, explain
+        >>> error_reply(explain(Denied("no")))["blocks"][-1]["elements"][0]["text"]
+        'This was recorded in the audit log.'
+    """
+    if explanation.kind == "usage":
+        return usage_reply(explanation.text, explanation.usage)
+    if explanation.kind == "denied":
+        return denied_reply(explanation.text)
+    return text_reply(explanation.text)
 
 
 def usage_reply(problem: str, usage: str) -> dict[str, Any]:
@@ -64,9 +79,9 @@ def usage_reply(problem: str, usage: str) -> dict[str, Any]:
     return message(problem, blocks)
 
 
-def help_reply() -> dict[str, Any]:
+def help_reply(entries: tuple[tuple[str, str], ...]) -> dict[str, Any]:
     """Every command with a one-line summary."""
-    lines = [f"`/ecr {escape(USAGE[verb])}`: {SUMMARY[verb]}" for verb in USAGE]
+    lines = [f"`/ecr {escape(usage)}`: {escape(summary)}" for usage, summary in entries]
     blocks = [
         section("*ECR Lifeguard* keeps ECR lifecycle policies from deleting images in use.\n"),
         section("\n".join(lines)),
@@ -305,26 +320,37 @@ def protections_reply(leases: list[Lease], now: float) -> dict[str, Any]:
     return message(f"{len(leases)} protections", blocks)
 
 
-def audit_line(entry: JsonObject) -> str:
-    """One audit entry as a line of text.
+def audit_line(entry: AuditEntry) -> str:
+    """One audit entry as a line of mrkdwn (the actor, our own label, stays a mention).
 
     Example:
-        >>> audit_line({"at": 0, "actor": "<@U1>", "action": "protect", "result": "denied",
-        ...             "repository": "app", "digest": None, "detail": None})
+        >>> audit_line(AuditEntry(at=0, actor="<@U1>", action="protect", result="denied",
+        ...                       repository="app"))
         '1970-01-01 00:00 UTC <@U1> *protect* app → denied'
     """
-    where = f"{entry.get('repository') or ''}" + (
-        f"@{short_digest(entry['digest'])}" if entry.get("digest") else ""
-    )
-    detail = f": {entry['detail']}" if entry.get("detail") else ""
+    where = (entry.repository or "") + (f"@{short_digest(entry.digest)}" if entry.digest else "")
+    detail = f": {entry.detail}" if entry.detail else ""
     return (
-        f"{human(float(entry['at']))} {entry['actor']} "  # our own label: a Slack mention
-        f"*{escape(str(entry['action']))}* {escape(where)} → {escape(str(entry['result']))}"
-        + escape(detail)[:200]
+        f"{human(entry.at)} {escape_keeping_mentions(entry.actor)} "
+        f"*{escape(entry.action)}* {escape(where)} → {escape(entry.result)}"
+        + escape_keeping_mentions(detail)[:200]
     )
 
 
-def audit_reply(entries: list[JsonObject]) -> dict[str, Any]:
+def audit_text(entry: AuditEntry) -> str:
+    """One audit entry as plain text (the CLI).
+
+    Example:
+        >>> audit_text(AuditEntry(at=0, actor="cli:alice", action="retag", result="ok",
+        ...                       repository="app", digest="sha256:" + "a" * 64))
+        '1970-01-01 00:00 UTC cli:alice retag app@aaaaaaaaaaaa ok'
+    """
+    where = (entry.repository or "") + (f"@{short_digest(entry.digest)}" if entry.digest else "")
+    detail = f": {entry.detail}" if entry.detail else ""
+    return f"{human(entry.at)} {entry.actor} {entry.action} {where} {entry.result}{detail}"
+
+
+def audit_reply(entries: list[AuditEntry]) -> dict[str, Any]:
     """Recent audit entries, newest first."""
     if not entries:
         return text_reply("The audit log is empty.")
@@ -336,5 +362,8 @@ def denied_reply(reason: str) -> dict[str, Any]:
     """A refusal, shown only to the person refused."""
     return message(
         reason,
-        [section(f":no_entry: {escape(reason)}"), context("This was recorded in the audit log.")],
+        [
+            section(f":no_entry: {escape_keeping_mentions(reason)}"),
+            context("This was recorded in the audit log."),
+        ],
     )

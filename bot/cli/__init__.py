@@ -21,11 +21,10 @@ from collections.abc import Callable, Sequence
 from bot import __version__
 from bot.cli.commands import run_lint, run_plan
 from bot.cli.exits import Exit
-from bot.cli.files import CliInputError
 from bot.cli.ops_cmd import add_ops_commands
 from bot.cli.scan_cmd import add_scan_arguments, run_scan
 from bot.cli.why_cmd import add_why_arguments, run_why_missing
-from bot.errors import ConfigError, CredentialsError, UpstreamError
+from bot.errors import CliInputError, LifeguardError, explain
 
 Command = Callable[[argparse.Namespace], Exit]
 
@@ -135,21 +134,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler: Command = args.handler
     try:
         return int(handler(args))
-    except CliInputError as exc:
-        for line in exc.lines:
-            print(line, file=sys.stderr)
-        return int(Exit.INVALID_INPUT)
-    except ConfigError as exc:
-        print(f"ecr-lifeguard: {exc}", file=sys.stderr)
-        return int(Exit.INVALID_INPUT)
-    except CredentialsError as exc:
-        print(f"ecr-lifeguard: {exc.message}", file=sys.stderr)
-        if exc.hint:
-            print(f"ecr-lifeguard: to fix: {exc.hint}", file=sys.stderr)
-        return int(Exit.UPSTREAM_FAILURE)
-    except UpstreamError as exc:
-        print(f"ecr-lifeguard: {exc}", file=sys.stderr)
-        return int(Exit.UPSTREAM_FAILURE)
+    except LifeguardError as exc:
+        explanation = explain(exc)
+        prefix = "" if isinstance(exc, CliInputError) else "ecr-lifeguard: "
+        for line in explanation.text.splitlines():
+            print(f"{prefix}{line}", file=sys.stderr)
+        return int(explanation.exit)
     except KeyboardInterrupt:
         print("ecr-lifeguard: interrupted", file=sys.stderr)
         return 130

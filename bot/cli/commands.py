@@ -11,9 +11,10 @@ from typing import Any
 from rich.console import Console
 
 from bot.cli.exits import Exit
-from bot.cli.files import CliInputError, display_name, parse_file
+from bot.cli.files import display_name, parse_file
 from bot.cli.render_lint import render_lint
 from bot.cli.render_plan import render_plan
+from bot.errors import CliInputError
 from bot.lifecycle.evaluate import evaluate
 from bot.lifecycle.inputs import attach_children, parse_batch_get_image, parse_describe_images
 from bot.lifecycle.lint import Severity, lint

@@ -1,19 +1,5 @@
-"""Exit codes shared by every ``ecr-lifeguard`` command."""
+"""Exit codes shared by every ``ecr-lifeguard`` command (defined with the errors they follow)."""
 
-from __future__ import annotations
+from bot.errors import Exit
 
-from enum import IntEnum
-
-
-class Exit(IntEnum):
-    """What the process exit status means.
-
-    Example:
-        >>> int(Exit.INVALID_INPUT)
-        2
-    """
-
-    OK = 0
-    UPSTREAM_FAILURE = 1  # AWS, Kubernetes or Slack failed or refused us
-    INVALID_INPUT = 2  # the command line or an input file is wrong
-    FOUND = 3  # something is at risk (scan) or a finding reached --fail-on (lint)
+__all__ = ["Exit"]

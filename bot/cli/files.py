@@ -10,30 +10,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from bot.lifecycle.problems import InputError
+from bot.errors import CliInputError, InputError
 
 T = TypeVar("T")
 
 STDIN = "-"
-
-
-class CliInputError(Exception):
-    """Bad input from the command line: each line of ``lines`` is one problem, file first."""
-
-    def __init__(self, lines: list[str]) -> None:
-        self.lines = lines
-        super().__init__("\n".join(lines))
-
-    @classmethod
-    def from_input_error(cls, source: str, error: InputError) -> CliInputError:
-        """Prefix every problem of a parse error with the file it came from.
-
-        Example:
-            >>> from bot.lifecycle.problems import InputError
-            >>> CliInputError.from_input_error("p.json", InputError.single("rules", "empty")).lines
-            ['p.json: rules: empty']
-        """
-        return cls([f"{source}: {problem}" for problem in error.problems])
 
 
 def display_name(path: str) -> str:

@@ -11,7 +11,7 @@ from bot.cli.render_plan import short_tags
 from bot.inventory.models import UseKind
 from bot.lifecycle.timefmt import human
 from bot.risk.models import Risk
-from bot.scan import ScanReport
+from bot.watch.scan import ScanReport
 
 _SEVERITY_STYLE = {
     UseKind.RUNNING: "bold red",

@@ -15,20 +15,20 @@ from typing import Any
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from bot.assemble import inventory_sources, registries
-from bot.aws.clients import AwsClients
 from bot.cli.commands import MAX_POLICY_FILE_BYTES, parse_now, stderr_console, stdout_console
 from bot.cli.exits import Exit
-from bot.cli.files import CliInputError, parse_file
+from bot.cli.files import parse_file
 from bot.cli.render_scan import render_scan
 from bot.durations import parse_duration
-from bot.errors import ConfigError
+from bot.edge.aws.cloud import open_cloud
+from bot.errors import CliInputError, ConfigError
 from bot.inventory.sources import collect_inventory
 from bot.lifecycle.parse import parse_policy_document
+from bot.lifecycle.timefmt import DAY
 from bot.refs import is_valid_region
 from bot.risk.report import risk_json, summary_json
-from bot.scan import ScanOptions, ScanReport, scan
 from bot.settings import CONFIG_ENV, Settings, load_settings
+from bot.watch.scan import ScanOptions, ScanReport, scan
 
 _GLOB = re.compile(r"[a-z0-9._/\-*?\[\]!]+")
 
@@ -78,16 +78,13 @@ def add_scan_arguments(scan_parser: argparse.ArgumentParser) -> None:
 def run_scan(args: argparse.Namespace) -> Exit:
     """Scan, print the risks, and exit 0 (none), 3 (at risk) or 1 (something could not be read)."""
     settings = settings_from(args)
-    options = ScanOptions(
-        now=parse_now(args.now),
-        repository_globs=tuple(settings.scan.repositories),
-        proposed_policy=(
-            parse_file(args.policy, parse_policy_document, max_bytes=MAX_POLICY_FILE_BYTES)
-            if args.policy
-            else None
-        ),
-        horizon=settings.scan.horizon_days * 86_400,
-        push_margin=settings.scan.push_margin,
+    proposed = (
+        parse_file(args.policy, parse_policy_document, max_bytes=MAX_POLICY_FILE_BYTES)
+        if args.policy
+        else None
+    )
+    options = ScanOptions.from_settings(
+        settings.scan, parse_now(args.now), proposed_policy=proposed
     )
     report, calls = asyncio.run(_scan(settings, options, show_progress=args.format == "table"))
     if args.format == "json":
@@ -151,7 +148,7 @@ def _scan_overrides(args: argparse.Namespace) -> dict[str, Any]:
         overrides["repositories"] = args.repository
     if args.horizon is not None:
         try:
-            overrides["horizon_days"] = parse_duration(args.horizon) / 86_400
+            overrides["horizon_days"] = parse_duration(args.horizon) / DAY
         except ValueError as exc:
             raise CliInputError([f"--horizon: {exc}"]) from None
     if args.push_margin is not None:
@@ -178,12 +175,12 @@ def _inventory_overrides(args: argparse.Namespace) -> dict[str, Any]:
 async def _scan(
     settings: Settings, options: ScanOptions, *, show_progress: bool
 ) -> tuple[ScanReport, dict[str, int]]:
-    async with AwsClients(settings.aws) as aws:
-        sources = await inventory_sources(settings, aws)
+    async with open_cloud(settings) as cloud:
+        sources = await cloud.inventory_sources()
         with _progress(show_progress) as advance:
             inventory = await collect_inventory(sources)
-            report = await scan(registries(settings, aws), inventory, options, advance)
-        return report, dict(aws.calls)
+            report = await scan(cloud.registries(), inventory, options, advance)
+        return report, dict(cloud.calls)
 
 
 @contextmanager

@@ -11,15 +11,13 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from bot.aws.clients import AwsClients, target_for, targets
-from bot.aws.cloudtrail import CloudTrailForensics
-from bot.aws.ecr import EcrRegistry
 from bot.cli.commands import parse_now, stdout_console
 from bot.cli.exits import Exit
-from bot.cli.files import CliInputError
 from bot.cli.scan_cmd import settings_overrides_for_regions
 from bot.diagnose.investigate import Investigation, investigate
 from bot.diagnose.verdict import Diagnosis, Verdict, conclude
+from bot.edge.aws.cloud import open_cloud
+from bot.errors import CliInputError
 from bot.lifecycle.problems import InputError
 from bot.lifecycle.timefmt import human
 from bot.refs import ImageRef, parse_image_ref
@@ -65,16 +63,23 @@ def run_why_missing(args: argparse.Namespace) -> Exit:
 
 
 async def _diagnose(ref: ImageRef, settings: Settings, now: float, use_trail: bool) -> Diagnosis:
-    configured = targets(settings.aws)
-    home = target_for(settings.aws, ref.region)
-    async with AwsClients(settings.aws) as aws:
-        others = [EcrRegistry(aws, t) for t in configured if t != home]
+    async with open_cloud(with_region_of(ref, settings)) as cloud:
+        home = await cloud.registry_for_ref(ImageRef(ref.repository, region=ref.region))
         where = Investigation(
-            registry=EcrRegistry(aws, home),
-            others=others,
-            trail=CloudTrailForensics(aws, home) if use_trail else None,
+            registry=home,
+            others=[r for r in cloud.registries() if r.label != home.label],
+            trail=cloud.trail_for(home) if use_trail else None,
         )
         return conclude(await investigate(ref, where, now))
+
+
+def with_region_of(ref: ImageRef, settings: Settings) -> Settings:
+    """The CLI looks where a reference points: its region is added to the configured ones."""
+    regions = settings.aws.default_regions()
+    if ref.region is None or ref.region in regions:
+        return settings
+    aws = settings.aws.model_copy(update={"regions": [*regions, ref.region]})
+    return settings.model_copy(update={"aws": aws})
 
 
 def render_diagnosis(console: Console, diagnosis: Diagnosis) -> None:

@@ -13,13 +13,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bot.aws.cloudtrail import (
-    CloudTrailForensics,
-    LifecycleAction,
-    policy_from_rules,
-    tag_moves,
-)
-from bot.aws.ecr import EcrRegistry, Repository
+from bot.diagnose.cloudtrail_models import LifecycleAction
+from bot.diagnose.cloudtrail_records import tag_moves
+from bot.diagnose.cloudtrail_rules import policy_from_rules
 from bot.diagnose.verdict import (
     CLOUDTRAIL_WINDOW_DAYS,
     Facts,
@@ -35,6 +31,7 @@ from bot.lifecycle.parse import parse_policy, policy_from_data
 from bot.lifecycle.policy import LifecyclePolicy
 from bot.lifecycle.problems import InputError
 from bot.lifecycle.timefmt import DAY
+from bot.ports import Registry, Repository, Trail
 from bot.refs import ImageRef, RepositoryKey
 
 _SEPARATORS = re.compile(r"[-_./]")
@@ -45,9 +42,9 @@ SAME_RUN_SECONDS = 3600.0
 class Investigation:
     """Where to look: the registry that should hold the image, the others, and CloudTrail."""
 
-    registry: EcrRegistry
-    others: Sequence[EcrRegistry] = ()
-    trail: CloudTrailForensics | None = None
+    registry: Registry
+    others: Sequence[Registry] = ()
+    trail: Trail | None = None
 
 
 async def investigate(ref: ImageRef, where: Investigation, now: float) -> Facts:
@@ -109,7 +106,7 @@ async def _missing_repository(ref: ImageRef, where: Investigation) -> Facts:
         except LifeguardError:
             continue
     key = RepositoryKey(
-        ref.registry or await registry.registry_id(), registry.target.region, ref.repository
+        ref.registry or await registry.registry_id(), registry.region, ref.repository
     )
     return Facts(
         ref=ref,
@@ -202,7 +199,7 @@ def _concerns(
     return digest != moved_to and (ref.tag in tags or digest in known)
 
 
-async def _current_policy(registry: EcrRegistry, repository: Repository) -> LifecyclePolicy | None:
+async def _current_policy(registry: Registry, repository: Repository) -> LifecyclePolicy | None:
     try:
         text = await registry.lifecycle_policy_text(repository)
         return parse_policy(text) if text else None

@@ -1,18 +1,21 @@
-"""The bot's records: leases, alerts, saved manifests, pending confirmations and the audit log.
+"""The bot's records: leases, alerts, saved manifests, pending confirmations, changes in progress
+and the audit log (pure).
 
-Each book speaks only the :class:`~bot.state.store.Store` interface, so the same code runs on the
-in-process store and on Redis.
+Every record is a frozen pydantic model, stored as its JSON and read back validated, never as a
+dict looked up by string keys. Each book speaks only the :class:`~bot.state.store.Store`
+interface, so the same code runs on the in-process store and on Redis.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import secrets
-from dataclasses import dataclass
-from typing import Any, Literal, Self
+import uuid
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from bot.refs import RepositoryKey
-from bot.state.store import JsonObject, Store
+from bot.state.store import Fence, JsonObject, Store
 
 AUDIT_STREAM = "audit"
 
@@ -27,18 +30,19 @@ def image_key(repository: RepositoryKey, digest: str) -> str:
     return f"{repository.registry}/{repository.region}/{repository.name}@{digest}"
 
 
-def _repository_json(key: RepositoryKey) -> JsonObject:
-    return {"registry": key.registry, "region": key.region, "name": key.name}
+class Record(BaseModel):
+    """Base of every stored record: frozen, strict about unknown fields, JSON in and out."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    def as_json(self) -> JsonObject:
+        """The record as stored."""
+        return self.model_dump(mode="json")
 
 
-def _repository(data: JsonObject) -> RepositoryKey:
-    return RepositoryKey(str(data["registry"]), str(data["region"]), str(data["name"]))
+class ImageRecord(Record):
+    """A record about one image."""
 
-
-class ImageRecord:
-    """What every record about one image shares: its key, and how it is stored."""
-
-    __slots__ = ()
     repository: RepositoryKey
     digest: str
 
@@ -47,24 +51,18 @@ class ImageRecord:
         """The image key."""
         return image_key(self.repository, self.digest)
 
-    def as_json(self) -> JsonObject:
-        """The record as stored: its fields, with the repository key as an object."""
-        data: JsonObject = dataclasses.asdict(self)  # type: ignore[call-overload]
-        data["repository"] = _repository_json(self.repository)
-        return data
 
-    @classmethod
-    def from_json(cls, data: JsonObject) -> Self:
-        """A record read back from the store."""
-        return cls(**{**data, "repository": _repository(data["repository"])})
-
-
-@dataclass(frozen=True, slots=True)
 class Lease(ImageRecord):
-    """A protection: who keeps which image, why, until when, with which keep tag."""
+    """A protection: who keeps which image, why, until when, with which keep tag.
 
-    repository: RepositoryKey
-    digest: str
+    Example:
+        >>> lease = Lease(repository=RepositoryKey("1", "eu-west-1", "app"), digest="sha256:ab",
+        ...               owner="<@U1>", reason="rollback", created_at=0.0, until=86400.0,
+        ...               keep_tag="keep-ab")
+        >>> Lease.model_validate(lease.as_json()) == lease
+        True
+    """
+
     owner: str
     reason: str
     created_at: float
@@ -72,6 +70,121 @@ class Lease(ImageRecord):
     keep_tag: str
     channel: str | None = None
     thread_ts: str | None = None
+
+
+AlertState = Literal["open", "resolved", "deleted"]
+
+
+class AlertRecord(ImageRecord):
+    """The Slack thread of one at-risk image: where it was posted and what it says now."""
+
+    channel: str
+    ts: str
+    state: AlertState
+    fingerprint: str
+    posted_at: float
+    acts_at: float | None = None
+    snoozed_at: float | None = None
+    snoozed_until: float | None = None
+    snoozed_by: str | None = None
+
+    @property
+    def snoozed(self) -> bool:
+        """True while someone snoozed the alert (until ``snoozed_until``)."""
+        return self.snoozed_until is not None
+
+
+class SavedManifest(Record):
+    """A manifest exactly as ECR returned it, kept so a deleted image can be re-pushed."""
+
+    text: str
+    media_type: str | None
+    tags: tuple[str, ...]
+    saved_at: float
+
+
+class GuardChange(Record):
+    """A pending change: put the guard rule into a repository's lifecycle policy."""
+
+    kind: Literal["guard"] = "guard"
+    repository: RepositoryKey
+    digest: str
+    before_sha: str
+    after: str
+    requested_by: str
+
+
+class TagMove(Record):
+    """A pending change: move ``tag`` from one image to another."""
+
+    kind: Literal["retag"] = "retag"
+    repository: RepositoryKey
+    tag: str
+    from_digest: str
+    to_digest: str
+    requested_by: str
+
+
+PendingChange = Annotated[GuardChange | TagMove, Field(discriminator="kind")]
+_PENDING: TypeAdapter[GuardChange | TagMove] = TypeAdapter(PendingChange)
+
+AuditResult = Literal["ok", "denied", "refused", "failed", "interrupted", "cancelled"]
+
+
+class AuditEntry(Record):
+    """One change or refusal: who, what, where, before and after, and how it ended.
+
+    ``id`` makes a replayed entry land once.
+
+    Example:
+        >>> entry = AuditEntry(actor="<@U1>", action="protect", result="denied", at=0.0)
+        >>> AuditEntry.model_validate(entry.as_json()).result
+        'denied'
+    """
+
+    id: str = Field(default_factory=lambda: uuid.uuid4().hex)
+    at: float
+    actor: str
+    action: str
+    result: AuditResult
+    repository: str | None = None
+    registry: str | None = None
+    region: str | None = None
+    digest: str | None = None
+    before: Any = None
+    after: Any = None
+    detail: str | None = None
+
+    @classmethod
+    def about(cls, repository: RepositoryKey | None, **fields: Any) -> AuditEntry:
+        """An entry about a repository (or none): its name, registry and region filled in.
+
+        Example:
+            >>> AuditEntry.about(RepositoryKey("1", "r", "app"), actor="U1", action="retag",
+            ...                  result="ok", at=0.0).repository
+            'app'
+        """
+        where = (
+            {
+                "repository": repository.name,
+                "registry": repository.registry,
+                "region": repository.region,
+            }
+            if repository is not None
+            else {}
+        )
+        return cls(**where, **fields)
+
+
+class Intent(ImageRecord):
+    """A change about to be made to ECR, written before ECR is touched (see bot.ops.mutation)."""
+
+    id: str
+    action: str
+    actor: str
+    at: float
+    fence: int
+    plan: Any = None
 
 
 class LeaseBook:
@@ -90,20 +203,22 @@ class LeaseBook:
     def __init__(self, store: Store) -> None:
         self.store = store
 
-    async def put(self, lease: Lease) -> None:
+    async def put(self, lease: Lease, *, fence: Fence | None = None) -> None:
         """Store or extend a lease."""
-        await self.store.put(f"lease:{lease.key}", lease.as_json())
+        await self.store.put(f"lease:{lease.key}", lease.as_json(), fence=fence)
         await self.store.index_set(self.INDEX, lease.key, lease.until)
 
     async def get(self, repository: RepositoryKey, digest: str) -> Lease | None:
         """The lease on an image, if any."""
         data = await self.store.get(f"lease:{image_key(repository, digest)}")
-        return Lease.from_json(data) if data else None
+        return Lease.model_validate(data) if data else None
 
-    async def remove(self, repository: RepositoryKey, digest: str) -> None:
+    async def remove(
+        self, repository: RepositoryKey, digest: str, *, fence: Fence | None = None
+    ) -> None:
         """Forget a lease."""
         key = image_key(repository, digest)
-        await self.store.delete(f"lease:{key}")
+        await self.store.delete(f"lease:{key}", fence=fence)
         await self.store.index_remove(self.INDEX, key)
 
     async def active(self, repository: str | None = None) -> list[Lease]:
@@ -114,7 +229,7 @@ class LeaseBook:
             if data is None:
                 await self.store.index_remove(self.INDEX, key)
                 continue
-            lease = Lease.from_json(data)
+            lease = Lease.model_validate(data)
             if repository is None or lease.repository.name == repository:
                 leases.append(lease)
         return leases
@@ -124,36 +239,13 @@ class LeaseBook:
         return [lease for lease in await self.active() if lease.until <= now]
 
 
-AlertState = Literal["open", "resolved", "deleted"]
-
-
-@dataclass(frozen=True, slots=True)
-class AlertRecord(ImageRecord):
-    """The Slack thread of one at-risk image: where it was posted and what it says now."""
-
-    repository: RepositoryKey
-    digest: str
-    channel: str
-    ts: str
-    state: AlertState
-    fingerprint: str
-    posted_at: float
-    snoozed_at: float | None = None
-    snoozed_evaluation: float | None = None
-
-    @property
-    def snoozed(self) -> bool:
-        """True while someone snoozed the alert until ECR's next evaluation."""
-        return self.snoozed_at is not None
-
-
 class AlertBook:
     """One alert thread per image; a claim makes sure only one replica posts it.
 
     Example::
 
         alerts = AlertBook(store)
-        if await alerts.claim(key):           # first replica to see this risk
+        if await alerts.claim(key, owner="replica-1"):    # first replica to see this risk
             ts = await slack.post(...)
             await alerts.put(AlertRecord(...))
     """
@@ -182,34 +274,32 @@ class AlertBook:
     async def get(self, key: str) -> AlertRecord | None:
         """The alert of an image, if one was posted."""
         data = await self.store.get(f"alert:{key}")
-        return AlertRecord.from_json(data) if data else None
+        return AlertRecord.model_validate(data) if data else None
 
     async def put(self, record: AlertRecord) -> None:
         """Store the alert; open alerts are indexed so the loop can revisit them."""
         await self.store.put(f"alert:{record.key}", record.as_json())
+        await self.store.put(f"alert-message:{record.channel}:{record.ts}", {"key": record.key})
         if record.state == "open":
             await self.store.index_set(self.INDEX, record.key, record.posted_at)
         else:
             await self.store.index_remove(self.INDEX, record.key)
 
-    async def open_alerts(self) -> list[AlertRecord]:
-        """Every alert still open."""
+    async def by_message(self, channel: str, ts: str) -> AlertRecord | None:
+        """The alert posted as message ``ts`` in ``channel``, if it is one of ours."""
+        found = await self.store.get(f"alert-message:{channel}:{ts}")
+        return await self.get(str(found["key"])) if found else None
+
+    async def open_alerts(self, repository: RepositoryKey | None = None) -> list[AlertRecord]:
+        """Every alert still open (of one repository when given)."""
         found = []
         for key, _ in await self.store.index_range(self.INDEX):
             record = await self.get(key)
-            if record is not None and record.state == "open":
+            if record is None or record.state != "open":
+                continue
+            if repository is None or record.repository == repository:
                 found.append(record)
         return found
-
-
-@dataclass(frozen=True, slots=True)
-class SavedManifest:
-    """A manifest exactly as ECR returned it, kept so a deleted image can be re-pushed."""
-
-    text: str
-    media_type: str | None
-    tags: tuple[str, ...]
-    saved_at: float
 
 
 class ManifestVault:
@@ -223,8 +313,9 @@ class ManifestVault:
 
         The image's tags are indexed too, so ``restore repo:tag`` finds the digest later.
         """
-        data = dataclasses.asdict(manifest)
-        saved = await self.store.create(f"manifest:{image_key(repository, digest)}", data)
+        saved = await self.store.create(
+            f"manifest:{image_key(repository, digest)}", manifest.as_json()
+        )
         for tag in manifest.tags:
             await self.store.put(f"manifest-tag:{image_key(repository, tag)}", {"digest": digest})
         return saved
@@ -241,11 +332,7 @@ class ManifestVault:
     async def get(self, repository: RepositoryKey, digest: str) -> SavedManifest | None:
         """The kept manifest, if any."""
         data = await self.store.get(f"manifest:{image_key(repository, digest)}")
-        if data is None:
-            return None
-        return SavedManifest(
-            str(data["text"]), data.get("media_type"), tuple(data["tags"]), float(data["saved_at"])
-        )
+        return SavedManifest.model_validate(data) if data else None
 
 
 class Confirmations:
@@ -256,69 +343,75 @@ class Confirmations:
     def __init__(self, store: Store) -> None:
         self.store = store
 
-    async def create(self, change: JsonObject) -> str:
+    async def create(self, change: GuardChange | TagMove) -> str:
         """Remember a change awaiting confirmation; return the token the buttons carry."""
         token = secrets.token_urlsafe(12)
-        await self.store.put(f"confirm:{token}", change, ttl=self.TTL)
+        await self.store.put(f"confirm:{token}", change.as_json(), ttl=self.TTL)
         return token
 
-    async def peek(self, token: str) -> JsonObject | None:
+    async def peek(self, token: str) -> GuardChange | TagMove | None:
         """The pending change, without using it up (to check who may confirm it)."""
-        return await self.store.get(f"confirm:{token}")
+        data = await self.store.get(f"confirm:{token}")
+        return _PENDING.validate_python(data) if data else None
 
-    async def take(self, token: str) -> JsonObject | None:
+    async def take(self, token: str) -> GuardChange | TagMove | None:
         """The change, exactly once (a second click, or an expired token, gets None)."""
-        change = await self.store.get(f"confirm:{token}")
+        change = await self.peek(token)
         if change is None or not await self.store.delete(f"confirm:{token}"):
             return None
         return change
 
 
-class AuditLog:
-    """Every mutation and every refusal, appended to a stream."""
+class Intents:
+    """Changes in progress: written before ECR is touched, removed once the result is recorded.
+
+    An intent left behind means a change was interrupted; :meth:`stale` finds them.
+    """
+
+    INDEX = "intents:by-time"
 
     def __init__(self, store: Store) -> None:
         self.store = store
 
-    async def record(self, entry: JsonObject) -> str:
-        """Append one entry (who, what, repository, digest, before, after, result, at)."""
-        return await self.store.append(AUDIT_STREAM, entry)
+    async def put(self, intent: Intent, *, fence: Fence) -> None:
+        """Record a change about to be made (fenced by the image's lock)."""
+        await self.store.put(f"intent:{intent.id}", intent.as_json(), fence=fence)
+        await self.store.index_set(self.INDEX, intent.id, intent.at)
 
-    async def recent(self, count: int = 20, repository: str | None = None) -> list[JsonObject]:
+    async def done(self, intent: Intent) -> None:
+        """The change's result is recorded: forget the intent."""
+        await self.store.delete(f"intent:{intent.id}")
+        await self.store.index_remove(self.INDEX, intent.id)
+
+    async def stale(self, before: float) -> list[Intent]:
+        """Intents older than ``before`` (their change was interrupted)."""
+        found = []
+        for intent_id, _ in await self.store.index_range(self.INDEX, high=before):
+            data = await self.store.get(f"intent:{intent_id}")
+            if data is None:
+                await self.store.index_remove(self.INDEX, intent_id)
+            else:
+                found.append(Intent.model_validate(data))
+        return found
+
+
+class AuditLog:
+    """Every change and every refusal, appended to a stream."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def record(self, entry: AuditEntry) -> str:
+        """Append one entry, once per ``entry.id``; return its stream position."""
+        return await self.store.append(AUDIT_STREAM, entry.as_json(), entry_id=entry.id)
+
+    async def recent(self, count: int = 20, repository: str | None = None) -> list[AuditEntry]:
         """The newest entries first, of one repository name when given."""
         entries = await self.store.recent(AUDIT_STREAM, count if repository is None else 1000)
-        found = [e for _, e in entries if repository is None or e.get("repository") == repository]
-        return found[:count]
+        found = [AuditEntry.model_validate(e) for _, e in entries]
+        return [e for e in found if repository is None or e.repository == repository][:count]
 
-
-def audit_entry(
-    *,
-    actor: str,
-    action: str,
-    result: str,
-    repository: RepositoryKey | None,
-    digest: str | None = None,
-    before: Any = None,
-    after: Any = None,
-    detail: str | None = None,
-    at: float,
-) -> JsonObject:
-    """An audit entry in the one shape every writer uses.
-
-    Example:
-        >>> audit_entry(actor="U1", action="protect", result="denied", repository=None, at=0.0)["result"]
-        'denied'
-    """  # noqa: E501
-    return {
-        "at": at,
-        "actor": actor,
-        "action": action,
-        "result": result,
-        "repository": repository.name if repository else None,
-        "registry": repository.registry if repository else None,
-        "region": repository.region if repository else None,
-        "digest": digest,
-        "before": before,
-        "after": after,
-        "detail": detail,
-    }
+    async def after(self, position: str, count: int) -> list[tuple[str, AuditEntry]]:
+        """Entries appended after ``position``, oldest first (for the audit channel poster)."""
+        entries = await self.store.after(AUDIT_STREAM, position, count)
+        return [(p, AuditEntry.model_validate(e)) for p, e in entries]

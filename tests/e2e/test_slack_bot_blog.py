@@ -17,9 +17,9 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bot.adapters.redis_store import RedisStore
 from bot.app import Runtime, build_runtime, serving
 from bot.blocks.common import CONFIRM_GUARD, PROTECT, SNOOZE, WHY
+from bot.edge.stores.redis_store import RedisStore
 from bot.lifecycle.evaluate import evaluate
 from bot.lifecycle.guard import is_guard
 from bot.lifecycle.parse import parse_policy

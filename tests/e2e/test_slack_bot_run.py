@@ -14,8 +14,8 @@ import aiohttp
 import pytest
 
 from bot.app import build_runtime, serving
+from bot.edge.stores.memory import MemoryStore
 from bot.settings import Settings
-from bot.state.memory import MemoryStore
 from tests.support.redis_server import free_port
 from tests.support.slack_stub import (
     APP_TOKEN,

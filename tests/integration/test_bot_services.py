@@ -22,26 +22,26 @@ import botocore.loaders
 import pytest
 import redis.asyncio as aioredis
 
-from bot.adapters.redis_store import RedisStore
-from bot.adapters.slack import SlackDirectory, SlackNotifier, web_client
-from bot.auth import Actor
-from bot.aws.clients import AwsClients, targets
-from bot.aws.ecr import EcrRegistry
+from bot.edge.aws.clients import AwsClients, targets
+from bot.edge.aws.ecr import EcrRegistry
+from bot.edge.slack import SlackDirectory, SlackNotifier, web_client
+from bot.edge.stores.memory import MemoryStore
+from bot.edge.stores.redis_store import RedisStore
 from bot.errors import UpstreamError
 from bot.lifecycle.evaluate import evaluate
 from bot.lifecycle.guard import GUARD_DESCRIPTION, is_guard
 from bot.lifecycle.parse import parse_policy
 from bot.lifecycle.timefmt import parse_instant
+from bot.ops.authorize import Actor
+from bot.ops.deps import CommandError, Denied, Lifeguard
+from bot.ops.verbs.protect import ProtectService
+from bot.ops.verbs.restore import RestoreService
+from bot.ops.verbs.retag import RetagService, tag_is_immutable
 from bot.refs import ImageRef, RepositoryKey, parse_image_ref
-from bot.services.alerts import AlertLoop, Resolution, snooze
-from bot.services.core import CommandError, Denied, Lifeguard
-from bot.services.protect import ProtectService
-from bot.services.restore import RestoreService
-from bot.services.retag import RetagService, tag_is_immutable
 from bot.settings import AwsSettings, Settings
-from bot.state.memory import MemoryStore
 from bot.state.records import AlertRecord, Confirmations, SavedManifest, image_key
 from bot.state.store import Store
+from bot.watch.schedule import AlertLoop, Resolution, snooze
 from tests.support.blog import NOW as BLOG_NOW
 from tests.support.blog import REPOSITORY as BLOG_REPOSITORY
 from tests.support.blog import SHARED_DIGEST, load_blog_repository

@@ -11,8 +11,8 @@ from typing import TypeVar
 
 import pytest
 
-from bot.aws.clients import AwsClients, targets
-from bot.aws.cloudtrail import (
+from bot.edge.aws.clients import AwsClients, targets
+from bot.edge.aws.cloudtrail import (
     CloudTrailForensics,
     ImageFailure,
     LifecycleRuleRecord,

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from bot.aws.clients import AwsClients, AwsTarget, targets
-from bot.aws.ecr import EcrRegistry, Repository
+from bot.edge.aws.clients import AwsClients, AwsTarget, targets
+from bot.edge.aws.ecr import EcrRegistry, Repository
 from bot.errors import CredentialsError, NotFound, Unreachable
 from bot.lifecycle.images import ImageStatus
 from bot.refs import RepositoryKey

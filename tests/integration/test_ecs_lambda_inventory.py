@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from bot.aws.clients import AwsClients, targets
-from bot.aws.ecr import EcrRegistry
-from bot.aws.ecs import CHANNEL_TAG, DIGEST_NOT_REPORTED, EcsSource
-from bot.aws.lambda_functions import LambdaSource
+from bot.edge.aws.clients import AwsClients, targets
+from bot.edge.aws.ecr import EcrRegistry
+from bot.edge.aws.ecs import CHANNEL_TAG, DIGEST_NOT_REPORTED, EcsSource
+from bot.edge.aws.lambda_functions import LambdaSource
 from bot.errors import UpstreamError
 from bot.inventory.models import Consumer, ImageUse, UseKind
 from bot.inventory.resolve import uses_by_digest

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from kubernetes_asyncio.client import ApiClient, Configuration
 
+from bot.edge.kube.inventory import KubernetesSource, kubernetes_sources, rbac_rules
 from bot.errors import AccessDenied, ConfigError, CredentialsError, Unreachable
 from bot.inventory.models import ImageUse, UseKind
-from bot.kube.inventory import KubernetesSource, kubernetes_sources, rbac_rules
 from bot.settings import KubernetesSettings
 from tests.support.kube_api import (
     TOKEN,

@@ -15,9 +15,9 @@ from unittest.mock import ANY
 import pytest
 import redis.asyncio as aioredis
 
-from bot.adapters.redis_store import DEFAULT_PREFIX, RedisStore
+from bot.edge.stores.memory import MemoryStore
+from bot.edge.stores.redis_store import DEFAULT_PREFIX, RedisStore
 from bot.errors import ConfigError, CredentialsError, Unreachable
-from bot.state.memory import MemoryStore
 from bot.state.store import JsonObject, Store
 from tests.support.redis_server import (
     RedisServer,

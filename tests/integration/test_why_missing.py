@@ -15,11 +15,11 @@ from typing import Any
 
 import pytest
 
-from bot.aws.clients import AwsClients, AwsTarget
-from bot.aws.cloudtrail import CloudTrailForensics
-from bot.aws.ecr import EcrRegistry
 from bot.diagnose.investigate import Investigation, investigate
 from bot.diagnose.verdict import Diagnosis, Facts, Verdict, conclude
+from bot.edge.aws.clients import AwsClients, AwsTarget
+from bot.edge.aws.cloudtrail import CloudTrailForensics
+from bot.edge.aws.ecr import EcrRegistry
 from bot.refs import parse_image_ref
 from bot.settings import AwsAccount, AwsSettings
 from tests.support.blog import REPOSITORY as BLOG_REPOSITORY

@@ -7,8 +7,8 @@ from pathlib import Path
 import yaml
 
 from bot.app import build_runtime
+from bot.edge.stores.memory import MemoryStore
 from bot.settings import Settings
-from bot.state.memory import MemoryStore
 
 ROOT = Path(__file__).resolve().parents[2]
 MANIFEST = yaml.safe_load((ROOT / "slack" / "manifest.yml").read_text())

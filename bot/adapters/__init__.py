@@ -1,1 +1,0 @@
-"""Adapters for Redis and Slack behind the small interfaces the core uses."""

@@ -1,1 +1,0 @@
-"""Adapters for AWS: ECR, ECS, Lambda, CloudTrail and STS behind small typed interfaces."""

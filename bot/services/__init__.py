@@ -1,1 +1,0 @@
-"""The services behind every command: protect, retag, restore, queries, and the alert loop."""

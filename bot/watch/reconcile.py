@@ -1,0 +1,294 @@
+"""Reconcile: make the alerts in Slack say what a scan found, for everything or one repository.
+
+For each risk in scope: post one alert in its owner's channel (never the same risk twice; only one
+replica posts it), update the message in place when the risk changes, and leave a snoozed alert
+alone until its snooze ends or the risk gets worse. For each open alert in scope whose risk is
+gone: say why in place — protected, the policy no longer touches it, nothing uses it any more,
+or deleted (then with a Restore button). Pure: it speaks the Store and Notifier interfaces.
+
+Example::
+
+    reconciler = Reconciler(alerts, leases, notifier, settings.routing, owner="replica-1")
+    summary = await reconciler.reconcile(report)                       # every repository
+    summary = await reconciler.reconcile(report, scope=repository_key)  # one repository
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal
+
+from bot.errors import LifeguardError
+from bot.lifecycle.timefmt import DAY, human
+from bot.ports import Notifier
+from bot.refs import RepositoryKey
+from bot.risk.models import Risk
+from bot.settings import RoutingSettings
+from bot.state.records import AlertBook, AlertRecord, AlertState, Lease, LeaseBook, image_key
+from bot.text import plural, short_digest
+from bot.watch.routing import route
+from bot.watch.scan import RepositoryResult, ScanReport
+
+log = logging.getLogger(__name__)
+
+ResolvedReason = Literal["protected", "policy", "unused", "deleted"]
+Outcome = Literal["posted", "updated", "unchanged", "unrouted"]
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """Why an open alert ended."""
+
+    reason: ResolvedReason
+    detail: str
+    lease: Lease | None = None
+
+
+@dataclass
+class ReconcileSummary:
+    """What one reconciliation did, for logs and metrics."""
+
+    risks: int = 0
+    posted: int = 0
+    updated: int = 0
+    resolved: int = 0
+    unrouted: int = 0
+    failures: list[str] = field(default_factory=list)
+
+    def describe(self) -> str:
+        """The reconciliation in one log line.
+
+        Example:
+            >>> ReconcileSummary(risks=1, posted=1).describe()
+            '1 risk, 1 posted, 0 updated, 0 resolved, 0 without a channel, 0 failures'
+        """
+        return (
+            f"{plural(self.risks, 'risk')}, {self.posted} posted, {self.updated} updated, "
+            f"{self.resolved} resolved, {self.unrouted} without a channel, "
+            f"{plural(len(self.failures), 'failure')}"
+        )
+
+
+def fingerprint(risk: Risk) -> str:
+    """What makes a risk the "same" risk: the action, the rule and the kind of timing.
+
+    Example:
+        >>> from bot.lifecycle.decisions import Decision, Outcome
+        >>> from bot.lifecycle.images import Image
+        >>> from bot.risk.models import RiskWhen
+        >>> fingerprint(Risk(RepositoryKey("1", "r", "app"),
+        ...                  Decision(Image("sha256:" + "a" * 64, (), 0.0), Outcome.EXPIRE),
+        ...                  (), "", RiskWhen("now")))
+        'EXPIRE:None:now'
+    """
+    return f"{risk.action}:{risk.rule_priority}:{risk.when.kind}"
+
+
+def acts_at(risk: Risk, last_evaluated: float | None, now: float) -> float | None:
+    """The moment ECR may act on the image: the instant the rule selects it, or for a risk that
+    is due now ECR's next run (a day after its last, or within a day when it has not said);
+    None when more pushes must come first.
+
+    Example:
+        >>> from bot.lifecycle.decisions import Decision, Outcome
+        >>> from bot.lifecycle.images import Image
+        >>> from bot.risk.models import RiskWhen
+        >>> risk = Risk(RepositoryKey("1", "r", "app"),
+        ...             Decision(Image("sha256:" + "a" * 64, (), 0.0), Outcome.EXPIRE),
+        ...             (), "", RiskWhen("now"))
+        >>> acts_at(risk, last_evaluated=1000.0, now=2000.0)
+        87400.0
+    """
+    if risk.when.kind == "at":
+        return risk.when.at
+    if risk.when.kind == "after_pushes":
+        return None
+    if last_evaluated is not None and last_evaluated + DAY > now:
+        return last_evaluated + DAY
+    return now + DAY
+
+
+async def resolve_alert(
+    alerts: AlertBook, notifier: Notifier, record: AlertRecord, resolution: Resolution
+) -> None:
+    """Show in place that an alert's risk ended and why, and close it (shared with the verbs).
+
+    Example::
+
+        await resolve_alert(alerts, notifier, record, Resolution("protected", "by <@U1>", lease))
+    """
+    await notifier.resolve_alert(record, resolution)
+    state: AlertState = "deleted" if resolution.reason == "deleted" else "resolved"
+    await alerts.put(record.model_copy(update={"state": state}))
+
+
+async def resolve_protected(
+    alerts: AlertBook, leases: LeaseBook, notifier: Notifier, repository: RepositoryKey, digest: str
+) -> bool:
+    """Close the open alert of an image that a lease now shields; True when there was one."""
+    record = await alerts.get(image_key(repository, digest))
+    if record is None or record.state != "open":
+        return False
+    lease = await leases.get(repository, digest)
+    detail = f"protected by {lease.owner} until {human(lease.until)}" if lease else "protected"
+    await resolve_alert(alerts, notifier, record, Resolution("protected", detail, lease))
+    return True
+
+
+class Reconciler:
+    """Posts, updates and resolves alerts for a scope. See the module docstring."""
+
+    def __init__(
+        self,
+        alerts: AlertBook,
+        leases: LeaseBook,
+        notifier: Notifier,
+        routing: RoutingSettings,
+        *,
+        owner: str,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.alerts = alerts
+        self.leases = leases
+        self.notifier = notifier
+        self.routing = routing
+        self.owner = owner
+        self.clock = clock
+
+    async def reconcile(
+        self, report: ScanReport, scope: RepositoryKey | None = None
+    ) -> ReconcileSummary:
+        """Post, update and resolve the alerts of ``scope`` (None: every repository scanned)."""
+        results = {r.key: r for r in report.repositories if scope is None or r.key == scope}
+        risks = [risk for risk in report.risks if risk.repository in results]
+        summary = ReconcileSummary(risks=len(risks))
+        for risk in risks:
+            try:
+                outcome = await self._alert(risk, results[risk.repository], report.now)
+            except LifeguardError as exc:  # one channel failing must not silence the others
+                log.warning("alert for %s@%s not sent: %s", risk.repository, risk.digest, exc)
+                summary.failures.append(
+                    f"alert for {risk.repository.name}@{short_digest(risk.digest)}: {exc}"
+                )
+                continue
+            summary.posted += outcome == "posted"
+            summary.updated += outcome == "updated"
+            summary.unrouted += outcome == "unrouted"
+        summary.resolved = await self._resolve_ended(report, results, scope)
+        return summary
+
+    async def _alert(self, risk: Risk, result: RepositoryResult, now: float) -> Outcome:
+        key = image_key(risk.repository, risk.digest)
+        record = await self.alerts.get(key)
+        until = acts_at(risk, result.last_evaluated_at, now)
+        if record is not None and record.state == "open":
+            return await self._refresh(record, risk, until, now)
+        channel = route(risk, self.routing)
+        if channel is None:
+            log.warning(
+                "no channel for %s@%s: set routing.default_channel", risk.repository, risk.digest
+            )
+            return "unrouted"
+        return await self._post(key, channel, risk, record, until=until, now=now)
+
+    async def _post(
+        self,
+        key: str,
+        channel: str,
+        risk: Risk,
+        previous: AlertRecord | None,
+        *,
+        until: float | None,
+        now: float,
+    ) -> Outcome:
+        if previous is not None:  # the same image is at risk again: reopen its thread
+            record = previous.model_copy(
+                update={
+                    "state": "open",
+                    "fingerprint": fingerprint(risk),
+                    "posted_at": now,
+                    "acts_at": until,
+                    "snoozed_at": None,
+                    "snoozed_until": None,
+                    "snoozed_by": None,
+                }
+            )
+            await self.notifier.update_alert(record, risk, now)
+            await self.notifier.reply(record.channel, record.ts, "At risk again.")
+            await self.alerts.put(record)
+            return "posted"
+        if not await self.alerts.claim(key, self.owner):
+            return "unchanged"
+        try:
+            channel, ts = await self.notifier.post_alert(channel, risk, now)
+        except BaseException:
+            await self.alerts.release_claim(key)
+            raise
+        record = AlertRecord(
+            repository=risk.repository,
+            digest=risk.digest,
+            channel=channel,
+            ts=ts,
+            state="open",
+            fingerprint=fingerprint(risk),
+            posted_at=now,
+            acts_at=until,
+        )
+        await self.alerts.put(record)
+        return "posted"
+
+    async def _refresh(
+        self, record: AlertRecord, risk: Risk, until: float | None, now: float
+    ) -> Outcome:
+        same = record.fingerprint == fingerprint(risk)
+        if record.snoozed:
+            if same and (record.snoozed_until or 0.0) > now:
+                return "unchanged"
+            why = "it ended" if same else "the risk changed"
+            await self.notifier.reply(
+                record.channel, record.ts, f"The snooze by {record.snoozed_by} is over: {why}."
+            )
+            record = record.model_copy(
+                update={"snoozed_at": None, "snoozed_until": None, "snoozed_by": None}
+            )
+        elif same and record.acts_at == until:
+            return "unchanged"
+        record = record.model_copy(update={"fingerprint": fingerprint(risk), "acts_at": until})
+        await self.notifier.update_alert(record, risk, now)
+        await self.alerts.put(record)
+        return "updated"
+
+    async def _resolve_ended(
+        self,
+        report: ScanReport,
+        results: dict[RepositoryKey, RepositoryResult],
+        scope: RepositoryKey | None,
+    ) -> int:
+        current = {image_key(r.repository, r.digest) for r in report.risks}
+        resolved = 0
+        for record in await self.alerts.open_alerts(scope):
+            result = results.get(record.repository)
+            if record.key in current or result is None or result.error is not None:
+                continue
+            resolution = await self._why_ended(record, result)
+            try:
+                await resolve_alert(self.alerts, self.notifier, record, resolution)
+            except LifeguardError as exc:
+                log.warning("resolving the alert of %s failed: %s", record.key, exc)
+                continue
+            resolved += 1
+        return resolved
+
+    async def _why_ended(self, record: AlertRecord, result: RepositoryResult) -> Resolution:
+        lease = await self.leases.get(record.repository, record.digest)
+        if lease is not None:
+            detail = f"protected by {lease.owner} until {human(lease.until)}"
+            return Resolution("protected", detail, lease)
+        if record.digest not in result.digests:
+            return Resolution("deleted", "the image was deleted")
+        if any(image.digest == record.digest for image in result.in_use_images):
+            return Resolution("policy", "the lifecycle policy no longer expires or archives it")
+        return Resolution("unused", "nothing uses it any more")

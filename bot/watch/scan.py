@@ -1,0 +1,233 @@
+"""The scan: every repository's lifecycle policy, evaluated and joined with what is in use.
+
+For each repository matching the globs: read the lifecycle policy (or take the proposed one); no
+policy means nothing is at risk and no further call is made. Otherwise read every image (1,000
+per call), the index manifests when there are image indexes, evaluate, and assess the in-use
+images. One repository failing does not stop the others.
+
+Example::
+
+    async with open_cloud(settings) as cloud:
+        inventory = await collect_inventory(await cloud.inventory_sources())
+        options = ScanOptions.from_settings(settings.scan, now=time.time())
+        report = await scan(cloud.registries(), inventory, options)
+        for risk in report.risks:
+            print(risk.repository, risk.digest, risk.when.describe(report.now))
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fnmatch
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from bot.errors import LifeguardError
+from bot.inventory.models import ImageUse
+from bot.inventory.resolve import uses_by_digest
+from bot.inventory.sources import Inventory
+from bot.lifecycle.evaluate import evaluate
+from bot.lifecycle.images import Image
+from bot.lifecycle.inputs import attach_children
+from bot.lifecycle.parse import parse_policy
+from bot.lifecycle.policy import LifecyclePolicy
+from bot.lifecycle.problems import InputError
+from bot.lifecycle.timefmt import DAY
+from bot.ports import Registry, Repository
+from bot.refs import RepositoryKey
+from bot.risk.assess import DEFAULT_HORIZON, DEFAULT_PUSH_MARGIN, assess
+from bot.risk.models import Risk
+from bot.settings import ScanSettings
+
+PolicySource = Literal["current", "proposed", "none"]
+REPOSITORY_CONCURRENCY = 16
+
+
+@dataclass(frozen=True, slots=True)
+class ScanOptions:
+    """What to scan and how far ahead to look."""
+
+    now: float
+    repository_globs: tuple[str, ...] = ("*",)
+    proposed_policy: LifecyclePolicy | None = None
+    horizon: float = DEFAULT_HORIZON
+    push_margin: int = DEFAULT_PUSH_MARGIN
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: ScanSettings,
+        now: float,
+        *,
+        globs: tuple[str, ...] | None = None,
+        proposed_policy: LifecyclePolicy | None = None,
+    ) -> ScanOptions:
+        """The options the ``scan`` settings give, with the globs narrowed when asked.
+
+        Example:
+            >>> ScanOptions.from_settings(ScanSettings(horizon_days=1), 0.0).horizon
+            86400.0
+        """
+        return cls(
+            now=now,
+            repository_globs=globs or tuple(settings.repositories),
+            proposed_policy=proposed_policy,
+            horizon=settings.horizon_days * DAY,
+            push_margin=settings.push_margin,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RepositoryResult:
+    """One repository's outcome."""
+
+    key: RepositoryKey
+    policy: PolicySource
+    images: int = 0
+    in_use: int = 0
+    risks: tuple[Risk, ...] = ()
+    error: str | None = None
+    in_use_images: tuple[Image, ...] = ()
+    last_evaluated_at: float | None = None
+    digests: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class ScanReport:
+    """Everything a scan found, most severe risk first."""
+
+    now: float
+    options: ScanOptions
+    repositories: tuple[RepositoryResult, ...]
+    inventory: Inventory
+    failures: tuple[str, ...] = field(default=())
+
+    @property
+    def risks(self) -> list[Risk]:
+        """Every risk, the most severe and soonest first."""
+        found = [risk for result in self.repositories for risk in result.risks]
+        return sorted(found, key=lambda r: (-r.severity, r.upcoming, r.when.at or 0.0))
+
+    @property
+    def problems(self) -> list[str]:
+        """Failures of registries, repositories and inventory sources, as sentences."""
+        found = list(self.failures)
+        found += [f"{r.key}: {r.error}" for r in self.repositories if r.error]
+        found += [f"{f.source}: {f.error}" for f in self.inventory.failures]
+        return found
+
+
+ProgressCallback = Callable[[str, int, int], None]
+
+
+async def scan(
+    registries: Sequence[Registry],
+    inventory: Inventory,
+    options: ScanOptions,
+    progress: ProgressCallback | None = None,
+) -> ScanReport:
+    """Scan the repositories of every registry; see the module docstring.
+
+    ``progress(label, done, total)`` is called as repositories finish.
+    """
+    failures: list[str] = []
+    work: list[tuple[Registry, Repository]] = []
+    listings = await asyncio.gather(*(r.repositories() for r in registries), return_exceptions=True)
+    for registry, listing in zip(registries, listings, strict=True):
+        if isinstance(listing, LifeguardError):
+            failures.append(f"{registry.label}: {listing}")
+        elif isinstance(listing, BaseException):
+            raise listing
+        else:
+            work.extend((registry, repo) for repo in listing if _selected(repo, options))
+    uses = _uses_by_repository(inventory.uses)
+    semaphore = asyncio.Semaphore(REPOSITORY_CONCURRENCY)
+    done = 0
+
+    async def one(registry: Registry, repo: Repository) -> RepositoryResult:
+        nonlocal done
+        async with semaphore:
+            result = await _scan_repository(registry, repo, uses, options)
+        done += 1
+        if progress is not None:
+            progress(repo.key.name, done, len(work))
+        return result
+
+    results = await asyncio.gather(*(one(registry, repo) for registry, repo in work))
+    return ScanReport(options.now, options, tuple(results), inventory, tuple(failures))
+
+
+def _selected(repo: Repository, options: ScanOptions) -> bool:
+    return any(fnmatch.fnmatchcase(repo.key.name, glob) for glob in options.repository_globs)
+
+
+UsesIndex = dict[tuple[str | None, str | None, str], list[ImageUse]]
+
+
+def _uses_by_repository(uses: Sequence[ImageUse]) -> UsesIndex:
+    index: UsesIndex = defaultdict(list)
+    for use in uses:
+        index[(use.ref.registry, use.ref.region, use.ref.repository)].append(use)
+    return index
+
+
+def uses_for(key: RepositoryKey, index: UsesIndex) -> list[ImageUse]:
+    """The uses that name this repository; short references (no registry) match by name.
+
+    Example:
+        >>> from bot.inventory.models import Consumer, UseKind
+        >>> from bot.refs import ImageRef
+        >>> use = ImageUse(ImageRef("app", "v1"), UseKind.STATIC, Consumer("static", "x"))
+        >>> len(uses_for(RepositoryKey("1", "eu-west-1", "app"), _uses_by_repository([use])))
+        1
+    """
+    return [
+        *index.get((key.registry, key.region, key.name), []),
+        *index.get((None, key.region, key.name), []),
+        *index.get((None, None, key.name), []),
+    ]
+
+
+async def _scan_repository(
+    registry: Registry, repo: Repository, uses: UsesIndex, options: ScanOptions
+) -> RepositoryResult:
+    key = repo.key
+    try:
+        policy, source, evaluated_at = await _policy(registry, repo, options)
+        if policy is None:
+            return RepositoryResult(key, "none")
+        images = await registry.images(repo)
+        if any(image.is_index for image in images):
+            images = attach_children(images, await registry.index_children(repo, images))
+    except LifeguardError as exc:
+        return RepositoryResult(key, "current", error=str(exc))
+    except InputError as exc:
+        return RepositoryResult(key, "current", error=f"lifecycle policy not understood: {exc}")
+    evaluation = evaluate(policy, images, options.now)
+    in_use = uses_by_digest(images, uses_for(key, uses))
+    risks = assess(
+        key, evaluation, in_use, horizon=options.horizon, push_margin=options.push_margin
+    )
+    return RepositoryResult(
+        key,
+        source,
+        len(images),
+        len(in_use),
+        tuple(risks),
+        in_use_images=tuple(image for image in images if image.digest in in_use),
+        last_evaluated_at=evaluated_at,
+        digests=frozenset(image.digest for image in images),
+    )
+
+
+async def _policy(
+    registry: Registry, repo: Repository, options: ScanOptions
+) -> tuple[LifecyclePolicy | None, PolicySource, float | None]:
+    current = await registry.lifecycle_policy(repo) if options.proposed_policy is None else None
+    if options.proposed_policy is not None:
+        return options.proposed_policy, "proposed", None
+    if current is None:
+        return None, "none", None
+    return parse_policy(current.text), "current", current.last_evaluated_at
