@@ -643,6 +643,7 @@ def report_summary(report: Any) -> dict[str, Any]:
 async def measure(kubeconfig: Path, moto: Meter, fakes: Meter, profile: bool) -> Measurement:
     """One scan, as the CLI runs it, with the clocks around its parts."""
     from bot.assemble import inventory_sources, registries
+
     from bot.edge.aws.clients import AwsClients, targets
     from bot.inventory.sources import collect_inventory
     from bot.settings import AwsSettings, KubernetesSettings, Settings

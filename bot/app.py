@@ -66,6 +66,10 @@ def check_settings(settings: Settings, mode: Mode) -> None:
         )
     if mode == "http" and settings.slack_signing_secret is None:
         raise ConfigError("SLACK_SIGNING_SECRET is not set: --http needs it to verify requests")
+
+
+def check_region(settings: Settings) -> None:
+    """Stop start-up with one line when no AWS region is configured."""
     try:
         targets(settings.aws)
     except CredentialsError as exc:
@@ -206,6 +210,7 @@ async def run(settings: Settings, mode: Mode, port: int) -> None:
     Raises :class:`ConfigError` (one line) for a missing setting or a token Slack refuses.
     """
     check_settings(settings, mode)
+    check_region(settings)
     main = asyncio.current_task()
     assert main is not None
     loop = asyncio.get_running_loop()

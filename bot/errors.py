@@ -240,14 +240,21 @@ Kind = Literal["usage", "input", "refused", "denied", "unavailable", "upstream",
 class Explanation:
     """What a person is told about an error: the text, its kind, and the CLI exit status.
 
-    ``usage`` is how to write the command, when the error is about how it was written.
-    Every kind is shown only to the person who asked (never in the channel).
+    ``usage`` is how to write the command, when the error is about how it was written. ``lines``
+    is the same for a terminal, where it differs from ``text``. Every kind is shown only to the
+    person who asked (never in the channel).
     """
 
     text: str
     kind: Kind
     exit: Exit
     usage: str = ""
+    terminal: tuple[str, ...] = ()
+
+    @property
+    def lines(self) -> tuple[str, ...]:
+        """The explanation for a terminal, one line each."""
+        return self.terminal or tuple(self.text.splitlines())
 
 
 def explain(exc: BaseException) -> Explanation:
@@ -279,7 +286,10 @@ def explain(exc: BaseException) -> Explanation:
     if isinstance(exc, UpstreamError):
         hint = f" To fix: {exc.hint}" if exc.hint else ""
         text = f"{exc.service} failed: {exc.message}.{hint}"
-        return Explanation(text, "upstream", Exit.UPSTREAM_FAILURE)
+        terminal = (str(exc),)
+        if isinstance(exc, CredentialsError):
+            terminal = (exc.message, *((f"to fix: {exc.hint}",) if exc.hint else ()))
+        return Explanation(text, "upstream", Exit.UPSTREAM_FAILURE, terminal=terminal)
     if isinstance(exc, LifeguardError):
         return Explanation(str(exc), "refused", Exit.INVALID_INPUT)
     incident = secrets.token_hex(4)

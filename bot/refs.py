@@ -143,8 +143,8 @@ def parse_image_ref(text: str, *, require_version: bool = True) -> ImageRef:
         >>> parse_image_ref("app")
         Traceback (most recent call last):
         ...
-        bot.lifecycle.problems.InputError: "app": add a tag or digest, e.g. app:v1.2.3 or app@sha256:<64 hex>
-    """  # noqa: E501
+        bot.errors.InputError: "app": add a tag or digest, e.g. app:v1.2.3 or app@sha256:<64 hex>
+    """
     raw = text.strip()
     for prefix in _RUNTIME_PREFIXES:
         raw = raw.removeprefix(prefix)

@@ -137,7 +137,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except LifeguardError as exc:
         explanation = explain(exc)
         prefix = "" if isinstance(exc, CliInputError) else "ecr-lifeguard: "
-        for line in explanation.text.splitlines():
+        for line in explanation.lines:
             print(f"{prefix}{line}", file=sys.stderr)
         return int(explanation.exit)
     except KeyboardInterrupt:

@@ -32,7 +32,7 @@ def read_text(path: str, *, max_bytes: int | None = None) -> str:
         >>> read_text("/nonexistent/policy.json")
         Traceback (most recent call last):
         ...
-        bot.cli.files.CliInputError: /nonexistent/policy.json: no such file
+        bot.errors.CliInputError: /nonexistent/policy.json: no such file
     """
     name = display_name(path)
     raw = _read_bytes(path, name, max_bytes)

@@ -88,7 +88,7 @@ def policy_from_data(data: Any, text_length: int | None = None) -> LifecyclePoli
         >>> policy_from_data({"rules": []})
         Traceback (most recent call last):
         ...
-        bot.lifecycle.problems.InputError: rules: a policy needs at least one rule
+        bot.errors.InputError: rules: a policy needs at least one rule
     """
     nulls = list(_nulls(data))
     null_paths = {problem.path for problem in nulls}

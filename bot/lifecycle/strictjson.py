@@ -39,7 +39,7 @@ def loads_strict(text: str, *, reject_duplicate_keys: bool = True) -> Any:
         >>> loads_strict('{"a": 1, "a": 2}')
         Traceback (most recent call last):
         ...
-        bot.lifecycle.problems.InputError: duplicate key "a" in one object
+        bot.errors.InputError: duplicate key "a" in one object
     """
     if not text.strip():
         raise InputError.single("", "the document is empty")

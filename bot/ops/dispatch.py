@@ -51,7 +51,7 @@ class Ops:
     async def run(self, invocation: Invocation, actor: Actor) -> Reply:
         """Run a parsed verb for ``actor``; never raises (errors are replies)."""
         verb = invocation.verb
-        call = Call(self.deps, actor, verb.name, verb.permission, catalogue=catalogue())
+        call = Call(self.deps, actor, verb.action, verb.permission, catalogue=catalogue())
         try:
             return verb.present(await verb.run(call, invocation.args))
         except Exception as exc:  # every failure, expected or not, becomes a reply

@@ -55,7 +55,8 @@ class Verb(Generic[A, R]):
     ``permission`` names what the verb does for authorisation and audit ("protect"); None for
     read-only verbs, which everyone may run. ``iam_actions`` lists the AWS actions its runner may
     call (a meta test checks they are granted in ``deploy/iam/``). ``typed`` verbs can be written
-    after ``/ecr`` and on the CLI; the others are answers to buttons.
+    after ``/ecr`` and on the CLI; the others are answers to buttons. ``audit_as`` names the
+    action in the audit log when it is not the verb's name.
 
     Example::
 
@@ -80,3 +81,9 @@ class Verb(Generic[A, R]):
     permission: str | None = None
     iam_actions: tuple[str, ...] = ()
     typed: bool = True
+    audit_as: str = ""
+
+    @property
+    def action(self) -> str:
+        """The action its audit entries name (``audit_as``, else the verb's name)."""
+        return self.audit_as or self.name

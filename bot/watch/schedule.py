@@ -52,6 +52,31 @@ class CycleSummary:
     interrupted: int = 0
     problems: tuple[str, ...] = ()
 
+    @property
+    def risks(self) -> int:
+        """In-use images at risk."""
+        return self.reconciled.risks if self.reconciled else 0
+
+    @property
+    def posted(self) -> int:
+        """Alerts posted (new, or reopened)."""
+        return self.reconciled.posted if self.reconciled else 0
+
+    @property
+    def updated(self) -> int:
+        """Alerts updated in place."""
+        return self.reconciled.updated if self.reconciled else 0
+
+    @property
+    def resolved(self) -> int:
+        """Alerts whose risk ended."""
+        return self.reconciled.resolved if self.reconciled else 0
+
+    @property
+    def unrouted(self) -> int:
+        """Risks without a channel to go to."""
+        return self.reconciled.unrouted if self.reconciled else 0
+
     def describe(self) -> str:
         """The cycle in one log line."""
         reconciled = self.reconciled.describe() if self.reconciled else "no reconciliation"

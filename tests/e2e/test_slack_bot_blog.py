@@ -6,6 +6,7 @@ local Slack (Web API, response_url). Requests to the bot are signed exactly as S
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 import urllib.parse
@@ -76,8 +77,11 @@ class Bot:
             await response.read()
             return response
 
-    async def click(self, action_id: str, value: str, user: str, message_ts: str) -> str:
-        """Click a button of a message the bot posted; return the click's response_url."""
+    async def click(
+        self, action_id: str, value: str, user: str, message_ts: str, *, selected: bool = False
+    ) -> str:
+        """Click a button of a message the bot posted (or choose the option ``value`` of a menu,
+        with ``selected``); return the click's response_url."""
         response_url = self.slack.response_url(
             channel_id=ALERT_CHANNEL, user_id=user, message_ts=message_ts
         )
@@ -90,6 +94,7 @@ class Bot:
             message_ts=message_ts,
             response_url=response_url,
             message=stored,
+            selected=selected,
         )
         body = urllib.parse.urlencode({"payload": json.dumps(payload)})
         assert (await self.post(body)).status == 200
@@ -173,8 +178,8 @@ async def test_blog_alert_protect_refused_then_allowed(bot: Bot) -> None:
     denial = await bot.slack.wait_for_response(url=refused)
     assert "may not protect" in denial.body["text"]
     assert bot.policy() == policy_before and bot.images() == images_before
-    audit = await bot.runtime.lifeguard.audit.recent(5)
-    assert audit[0]["result"] == "denied" and audit[0]["actor"] == f"<@{REFUSED}>"
+    audit = await bot.runtime.deps.audit.recent(5)
+    assert audit[0].result == "denied" and audit[0].actor == f"<@{REFUSED}>"
     posted = await bot.slack.wait_for(
         "chat.postMessage", lambda c: c.args.get("channel") == AUDIT_CHANNEL
     )
@@ -205,7 +210,7 @@ async def test_blog_alert_protect_refused_then_allowed(bot: Bot) -> None:
     images = await _describe(bot)
     decision = evaluate(policy, images, parse_instant(NOW)).decision(SHARED_DIGEST)
     assert decision.rule is not None and is_guard(decision.rule, "keep-") and not decision.acted
-    lease = await bot.runtime.lifeguard.leases.get(decision_repository(bot), SHARED_DIGEST)
+    lease = await bot.runtime.deps.leases.get(decision_repository(bot), SHARED_DIGEST)
     assert lease is not None and lease.owner == f"<@{ALLOWED}>"
 
 
@@ -224,8 +229,9 @@ async def _describe(bot: Bot) -> list[Any]:
 
 async def test_the_same_risk_is_not_posted_twice(bot: Bot) -> None:
     await first_alert(bot)
-    summary = await bot.runtime.loop.cycle()
-    assert summary.ran and summary.posted == 0 and summary.risks >= 1
+    summary = await bot.runtime.scheduler.cycle()
+    assert summary.ran and summary.reconciled is not None
+    assert summary.reconciled.posted == 0 and summary.reconciled.risks >= 1
     assert len(bot.slack.calls_to("chat.postMessage")) == 1
 
 
@@ -245,7 +251,7 @@ async def test_requests_must_be_signed_by_slack(bot: Bot) -> None:
 async def test_bad_commands_get_a_private_usage_message(bot: Bot) -> None:
     cases = {
         "protec app:v1": "did you mean protect?",
-        "retag webshop-assets:tag-1-257-0": "retag takes 2 argument(s), got 1",
+        "retag webshop-assets:tag-1-257-0": "retag takes 2 arguments, got 1",
         "why-missing Bad_Repo:v1": "not a valid repository name",
         "protect webshop-assets:" + "x" * 129: "not a valid tag",
         "protect webshop-assets@sha256:abc": "sha256: followed by 64",
@@ -281,6 +287,10 @@ async def test_help_and_why_answer_through_response_url(bot: Bot) -> None:
 
 async def test_health_readiness_and_metrics(bot: Bot) -> None:
     await first_alert(bot)
+    for _ in range(200):  # the cycle goes on after posting the alert
+        if bot.runtime.scheduler.last is not None:
+            break
+        await asyncio.sleep(0.05)
     async with aiohttp.ClientSession() as session:
         for path, expected in (("/healthz", "ok"), ("/readyz", "ready")):
             async with session.get(bot.url + path) as response:
@@ -311,14 +321,19 @@ async def test_why_and_snooze_buttons_answer_in_the_thread(bot: Bot) -> None:
         "chat.postMessage", lambda c: c.args.get("thread_ts") == alert.ts, timeout=30
     )
     assert "first push" in why.args["text"] and "LG002" in why.args["text"]
-    await bot.click(SNOOZE, value, REFUSED, alert.ts)
+    refused = await bot.click(SNOOZE, "3600", REFUSED, alert.ts, selected=True)
+    denial = await bot.slack.wait_for_response(url=refused)
+    assert "may not snooze" in denial.body["text"]  # snoozing silences an alert: permission
+    await bot.click(SNOOZE, "3600", ALLOWED, alert.ts, selected=True)
     snoozed = await bot.slack.wait_for(
         "chat.postMessage",
         lambda c: c.args.get("thread_ts") == alert.ts and "snoozed" in c.args.get("text", ""),
         timeout=30,
     )
-    assert f"<@{REFUSED}> snoozed this" in snoozed.args["text"]
-    record = await bot.runtime.lifeguard.alerts.get(
+    assert f"<@{ALLOWED}> snoozed this" in snoozed.args["text"]
+    shown = await bot.slack.wait_for("chat.update", lambda c: c.args.get("ts") == alert.ts)
+    assert f"Snoozed by <@{ALLOWED}> until" in json.dumps(shown.args["blocks"])
+    record = await bot.runtime.deps.alerts.get(
         f"123456789012/us-east-1/{REPOSITORY}@{SHARED_DIGEST}"
     )
     assert record is not None and record.snoozed

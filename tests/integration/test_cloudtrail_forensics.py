@@ -11,16 +11,11 @@ from typing import TypeVar
 
 import pytest
 
+from bot.diagnose.cloudtrail_models import ImageFailure, LifecycleRuleRecord
+from bot.diagnose.cloudtrail_records import lifecycle_rule_record, tag_moves
+from bot.diagnose.cloudtrail_rules import policy_from_rules, policy_rule
 from bot.edge.aws.clients import AwsClients, targets
-from bot.edge.aws.cloudtrail import (
-    CloudTrailForensics,
-    ImageFailure,
-    LifecycleRuleRecord,
-    lifecycle_rule_record,
-    policy_from_rules,
-    policy_rule,
-    tag_moves,
-)
+from bot.edge.aws.cloudtrail import CloudTrailForensics
 from bot.errors import AccessDenied, Throttled, UpstreamError
 from bot.lifecycle.parse import policy_from_data
 from bot.settings import AwsSettings

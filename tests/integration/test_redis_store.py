@@ -373,11 +373,12 @@ async def test_keys_live_under_the_prefix_one_kind_each(
         f"{PREFIX}record:r": "string",
         f"{PREFIX}index:i": "zset",
         f"{PREFIX}lock:l": "string",
+        f"{PREFIX}fence:l": "string",
         f"{PREFIX}stream:s": "stream",
     }
     assert 0 < await raw.pttl(f"{PREFIX}record:r") <= 60_000
     assert 0 < await raw.pttl(f"{PREFIX}lock:l") <= 30_000
-    assert await raw.get(f"{PREFIX}lock:l") == "token"
+    assert await raw.get(f"{PREFIX}lock:l") == "1 token"  # fencing token, then the owner
     assert await raw.xrange(f"{PREFIX}stream:s") == [
         (ANY, {"entry": '{"nested": {"v": [1]}}'})  # one field: the entry as JSON
     ]

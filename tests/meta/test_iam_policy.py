@@ -31,7 +31,7 @@ def called_operations() -> set[str]:
     """``service:Operation`` for every operation whose snake_case name the adapters use."""
     constants: set[str] = set()
     for path in [
-        *(ROOT / "bot" / "aws").glob("*.py"),
+        *(ROOT / "bot" / "edge" / "aws").glob("*.py"),
         ROOT / "bot" / "diagnose" / "investigate.py",
     ]:
         constants |= string_constants(path)

@@ -163,19 +163,32 @@ def block_action_payload(
     response_url: str = UNSET_RESPONSE_URL,
     block_id: str = "actions",
     message: Json | None = None,
+    selected: bool = False,
 ) -> Json:
-    """A ``block_actions`` payload for a button click on a bot message.
+    """A ``block_actions`` payload for a button click on a bot message, or (``selected``) for
+    choosing the option whose value is ``value`` in a ``static_select`` menu.
 
     ``message`` defaults to a minimal bot message holding the button; pass the stored one
     (``stub.message(channel, ts).to_json()``) to click a message the app really posted.
     """
-    button = {
+    button: Json = {
         "type": "button",
         "action_id": action_id,
         "block_id": block_id,
         "text": {"type": "plain_text", "text": value, "emoji": True},
         "value": value,
     }
+    if selected:
+        button = {
+            "type": "static_select",
+            "action_id": action_id,
+            "block_id": block_id,
+            "selected_option": {
+                "text": {"type": "plain_text", "text": value, "emoji": True},
+                "value": value,
+            },
+            "placeholder": {"type": "plain_text", "text": "Snooze…", "emoji": True},
+        }
     if message is None:
         message = {
             "type": "message",

@@ -24,7 +24,7 @@ import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import cast
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import redis.asyncio as aioredis
 from redis import exceptions as rx
@@ -172,8 +172,9 @@ class RedisStore:
                 socket_timeout=socket_timeout,
                 socket_connect_timeout=socket_timeout,
             )
-        except ValueError:
-            raise ConfigError(f"REDIS_URL: cannot be used (got {redact(url)!r})") from None
+        except ValueError as exc:
+            problem = scrub(str(exc), url)
+            raise ConfigError(f"REDIS_URL: {problem} (got {redact(url)!r})") from None
         store = cls(client, prefix)
         try:
             async with store._translated("PING"):
@@ -228,7 +229,7 @@ class RedisStore:
                 await self._client.set(full, text, px=_millis(ttl))
 
     async def _fenced(self, fence: Fence, full: str, text: str, ttl_ms: int) -> int:
-        async with self._translated("EVALSHA"):
+        async with self._translated("SET" if text else "DEL"):
             done = int(
                 await self._fenced_write(
                     keys=[self._key("lock", fence.lock), full], args=[fence.token, text, ttl_ms]
@@ -314,7 +315,7 @@ class RedisStore:
                 ...   # this replica sweeps; acquire again within 30 s to keep the lock
         """
         keys = [self._key("lock", lock), self._key("fence", lock)]
-        async with self._translated("EVALSHA"):
+        async with self._translated("SET"):
             token = int(await self._acquire(keys=keys, args=[owner, _millis(ttl)]))
         return token or None
 
@@ -492,6 +493,21 @@ def _url_problem(url: str) -> str | None:
     if database and not database.isdigit():
         return "the database must be a number, as in redis://HOST:6379/0"
     return None
+
+
+def scrub(text: str, url: str) -> str:
+    """``text`` with every secret of ``url`` (its credentials, a password query value) removed.
+
+    Example:
+        >>> scrub("bad value 's3cret'", "redis://u:s3cret@h:6379/0")
+        "bad value '***'"
+    """
+    credentials = url.partition("://")[2].rpartition("@")[0]
+    secrets = [credentials, credentials.partition(":")[2]]
+    secrets += [v for k, v in parse_qsl(urlsplit(url).query) if k.lower() == "password"]
+    for secret in sorted((s for s in secrets if s), key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text
 
 
 def redact(url: str) -> str:

@@ -50,7 +50,11 @@ async def run(call: Call, args: Answer) -> GuardApplied:
         async with call.mutation(key, pending.digest) as change:
             await registry.put_lifecycle_policy(repository, pending.after)
             change.did(f"the guard rule is first in the lifecycle policy of {key.name}")
-            change.audit(before=info.text, after=pending.after, detail="guard rule applied")
+            change.audit(
+                before=info.text,
+                after=pending.after,
+                detail="guard rule for protected images",
+            )
         images = await registry.images(repository)
     shielding = shielding_of(call, parse_policy(pending.after), images, pending.digest)
     if shielding.shielded and deps.notifier is not None:
@@ -88,4 +92,5 @@ VERB = Verb(
         "ecr:DescribeImages",
     ),
     typed=False,
+    audit_as="put-lifecycle-policy",
 )

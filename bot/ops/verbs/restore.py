@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from bot.blocks import replies
@@ -185,14 +185,21 @@ async def follow(
     *,
     interval: float = FOLLOW_INTERVAL,
     limit: float = FOLLOW_LIMIT,
+    on_change: Callable[[str], Awaitable[None]] | None = None,
 ) -> str:
-    """Poll an image until it is ACTIVE (or gone, or ``limit`` passes); return its status."""
-    waited = 0.0
+    """Poll an image until it is ACTIVE (or gone, or ``limit`` passes); return its status.
+
+    ``on_change`` hears every new status (ACTIVATING, then ACTIVE).
+    """
+    waited, last = 0.0, ""
     while True:
         async with deps.cloud() as cloud:
             registry, found = await open_repository(cloud, repository)
             image = await registry.image(found, digest) if found else None
         status = image.status.value if image else "MISSING"
+        if status != last and on_change is not None:
+            await on_change(status)
+        last = status
         if status in {"ACTIVE", "MISSING"} or waited >= limit:
             return status
         await asyncio.sleep(interval)

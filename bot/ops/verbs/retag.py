@@ -161,7 +161,6 @@ async def _put(
             raise CommandError(_immutability_message(repository, tag, previous or image)) from exc
         change.did(f"{tag} points at {short_digest(image.digest)}")
         change.audit(
-            action="retag",
             before={tag: previous.digest if previous else None},
             after={tag: image.digest},
         )
@@ -215,4 +214,5 @@ MOVE_VERB = Verb(
     permission="retag",
     iam_actions=IAM,
     typed=False,
+    audit_as="retag",
 )
