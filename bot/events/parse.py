@@ -111,8 +111,9 @@ def _unknown_reason(error: ErrorDetails, data: dict[str, Any]) -> str:
     if error["loc"] == ():
         return f"detail-type {_shown(detail_type)} is not handled"
     detail = error["input"]
-    if "action-type" in detail:
-        return f"{detail_type} with action-type {_shown(detail['action-type'])} is not handled"
+    if "eventSource" not in detail:
+        field = "action-type" if "action-type" in detail else "eventName"
+        return f"{detail_type} with {field} {_shown(detail.get(field))} is not handled"
     source, name = detail.get("eventSource"), detail.get("eventName")
     if source == ECR_EVENT_SOURCE:
         return f"{detail_type} for {_shown(name)} is not handled"
@@ -124,11 +125,8 @@ def _problem(error: ErrorDetails, data: dict[str, Any]) -> str:
     path = _path(error["loc"], data, missing=kind == "missing")
     if kind == "missing":
         return f"{path} is missing"
-    if kind == "union_tag_not_found":
-        if not isinstance(given, dict):
-            return f"{path or 'the event'} must be an object, got {json_type(given)}"
-        field = _discriminator_field(str((error.get("ctx") or {}).get("discriminator", "")))
-        return f"{_join(path, field)} is missing"
+    if kind in {"union_tag_not_found", "union_tag_invalid"}:
+        return _tag_problem(error, path)
     if kind == "literal_error":
         expected = (error.get("ctx") or {}).get("expected", "")
         return f"{path} must be {expected}, got {_shown(given)}"
@@ -137,6 +135,17 @@ def _problem(error: ErrorDetails, data: dict[str, Any]) -> str:
     message = error["msg"].removeprefix("Value error, ")
     message = message[:1].lower() + message[1:]
     return f"{path}: {message}" if path else message
+
+
+def _tag_problem(error: ErrorDetails, path: str) -> str:
+    """A union tag (``detail-type``, ``action-type``, ``eventName``) that is absent or not text."""
+    given = error["input"]
+    if not isinstance(given, dict):
+        return f"{path or 'the event'} must be an object, got {json_type(given)}"
+    field = _discriminator_field(str((error.get("ctx") or {}).get("discriminator", "")))
+    if field in given:
+        return f"{_join(path, field)} must be a string, got {_described(given[field])}"
+    return f"{_join(path, field)} is missing"
 
 
 def _path(loc: tuple[int | str, ...], data: Any, *, missing: bool) -> str:
