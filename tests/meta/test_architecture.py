@@ -34,6 +34,7 @@ PURE = [
     "bot/aws/cloudtrail_models.py",
     "bot/aws/cloudtrail_records.py",
     "bot/aws/cloudtrail_rules.py",
+    "bot/events",
 ]
 ALLOWED_THIRD_PARTY = {"pydantic", "pydantic_core", "pydantic_settings", "yaml"}
 IO_LIBRARIES = {
