@@ -171,11 +171,11 @@ class Comparison:
             extra.append(f"{len(self.only_aws)} no longer in the local listing")
         tail = f" (not compared: {', '.join(extra)})" if extra else ""
         images = "image" if self.compared == 1 else "images"
+        if not self.compared:
+            return f"AWS's lifecycle preview and ECR Lifeguard had no image in common{tail}"
         if self.agrees:
-            return (
-                f"AWS's lifecycle preview agrees with ECR Lifeguard on all {self.compared} "
-                f"{images}{tail}"
-            )
+            every = "the one image" if self.compared == 1 else f"all {self.compared} images"
+            return f"AWS's lifecycle preview agrees with ECR Lifeguard on {every}{tail}"
         return (
             f"AWS's lifecycle preview differs from ECR Lifeguard on {len(self.differences)} of "
             f"{self.compared} {images}{tail}"
