@@ -278,7 +278,9 @@ async def test_a_preview_that_never_completes_times_out(
         await run_preview(poll_interval=0.02, timeout=0.2)
     assert caught.value.code == "PreviewTimeout"
     assert f"preview of {REPOSITORY} was still IN_PROGRESS after 0.2 s" in str(caught.value)
-    assert 5 <= fake.operations["GetLifecyclePolicyPreview"] <= 11
+    # It polled (how often depends on the machine's load) and gave up while the preview ran.
+    assert fake.operations["GetLifecyclePolicyPreview"] >= 1
+    assert fake.previews[(ACCOUNT, REPOSITORY)].running
 
 
 # -- paging and archive transitions --------------------------------------------------------------
