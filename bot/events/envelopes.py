@@ -46,7 +46,8 @@ def event_object(body: str | bytes, *, max_bytes: int = SQS_MAX_BYTES) -> dict[s
 
     Raises :class:`EventRejected`: ``oversized`` when the body is larger than ``max_bytes``
     (UTF-8 bytes), ``malformed`` when it is not UTF-8, not JSON, not an object, or an SNS
-    notification whose ``Message`` is not a JSON object.
+    notification whose ``Message`` is not a JSON object, ``unknown`` for another SNS message
+    (``SubscriptionConfirmation``...).
 
     Example:
         >>> event_object('{"id": "e-1", "detail-type": "ECR Image Action"}')["id"]
@@ -68,6 +69,12 @@ def event_object(body: str | bytes, *, max_bytes: int = SQS_MAX_BYTES) -> dict[s
     data = json_object(_utf8(raw), "the message")
     if data.get("Type") == "Notification":
         return _sns_message(data)
+    if "TopicArn" in data and "Type" in data:
+        kind = str(data["Type"])[:40]
+        raise EventRejected(
+            "unknown",
+            f'SNS message of Type "{kind}" is not an event (only notifications carry one)',
+        )
     return data
 
 

@@ -524,6 +524,23 @@ def test_transport_rejections() -> None:
         assert (problem.kind, problem.reason) == ("malformed", reason), body[:40]
 
 
+def test_other_sns_messages_are_unknown() -> None:
+    confirmation = {
+        "Type": "SubscriptionConfirmation",
+        "MessageId": "165545c9-2a5c-472c-8df2-7ff2be2b3b1b",
+        "Token": "2336412f37fb687f5d51e6e2425e3d7a",
+        "TopicArn": f"arn:aws:sns:us-west-2:{ACCOUNT}:ecr-lifeguard-events",
+        "Message": "You have chosen to subscribe to the topic ...",
+        "SubscribeURL": "https://sns.us-west-2.amazonaws.com/?Action=ConfirmSubscription",
+    }
+    problem = rejected(confirmation)
+    assert (problem.kind, problem.reason) == (
+        "unknown",
+        'SNS message of Type "SubscriptionConfirmation" is not an event (only notifications '
+        "carry one)",
+    )
+
+
 def test_oversized_messages_are_refused_before_parsing() -> None:
     padding = "x" * SQS_MAX_BYTES
     problem = rejected('{"id": "' + padding + '"}')
