@@ -13,6 +13,7 @@
     ├── Denied                the actor may not do this (the refusal is audited)
     ├── StoreUnavailable      the state store cannot record a change, so ECR was not touched
     ├── LockLost              a fenced write came after the lock moved to someone else
+    ├── EventRejected         an SQS message is not an event the bot handles (logged, deleted)
     └── UpstreamError         AWS, Kubernetes, Slack or Redis failed or refused
         ├── CredentialsError  no usable credentials: says how to provide them
         ├── AccessDenied      an IAM/RBAC permission is missing: names it
@@ -167,6 +168,31 @@ class StoreUnavailable(LifeguardError):
 
 class LockLost(LifeguardError):
     """A write made under a lock was refused: the lock expired and someone else holds it now."""
+
+
+RejectionKind = Literal["oversized", "malformed", "unknown"]
+
+
+class EventRejected(LifeguardError):
+    """A message that is not an event the bot handles.
+
+    ``kind`` is ``oversized`` (over the size limit, not parsed), ``malformed`` (not JSON, not an
+    object, or a known event with a required field missing or of the wrong type) or ``unknown``
+    (a well-formed event of a type or action the bot does not model). ``event_id`` is the event's
+    ``id`` when it could be read. Every kind is logged once and the message deleted: none is
+    worth a retry.
+
+    Example:
+        >>> err = EventRejected("unknown", 'detail-type "ECR Replication Action" is not handled')
+        >>> str(err)
+        'unknown event: detail-type "ECR Replication Action" is not handled'
+    """
+
+    def __init__(self, kind: RejectionKind, reason: str, *, event_id: str | None = None) -> None:
+        self.kind: RejectionKind = kind
+        self.reason = reason
+        self.event_id = event_id
+        super().__init__(f"{kind} event: {reason}")
 
 
 class UpstreamError(LifeguardError):

@@ -19,6 +19,7 @@ PURE_FOLDERS = [
     "bot/diagnose",
     "bot/state",
     "bot/inventory",
+    "bot/events",
 ]
 PURE_MODULES_OUTSIDE = [
     "bot/refs.py",

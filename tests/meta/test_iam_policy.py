@@ -54,8 +54,12 @@ def granted_actions(path: Path) -> set[str]:
     return actions
 
 
+# Named like writes, but they change nothing in the registry.
+READS_BY_NATURE = {"ecr:StartLifecyclePolicyPreview"}
+
+
 def is_read(action: str) -> bool:
-    return action.split(":")[1].startswith(READ_VERBS)
+    return action in READS_BY_NATURE or action.split(":")[1].startswith(READ_VERBS)
 
 
 def test_every_read_operation_is_in_the_read_only_policy() -> None:
@@ -79,8 +83,7 @@ def test_nothing_is_granted_that_no_adapter_calls() -> None:
 def test_read_only_policy_grants_no_wildcards_or_writes() -> None:
     for action in granted_actions(READ_ONLY):
         assert "*" not in action
-        verb = action.split(":")[1]
-        assert verb.startswith(READ_VERBS), action
+        assert is_read(action), action
 
 
 def test_the_detection_sees_the_known_calls() -> None:

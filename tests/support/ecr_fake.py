@@ -19,6 +19,15 @@ except:
 * ``GetLifecyclePolicy``: moto reports "now" as ``lastEvaluatedAt`` on every call; the fake keeps
   the first value it sees per repository (ECR evaluates about once a day) and reports it as the
   epoch number AWS sends, until the test says ECR evaluated again (:meth:`EcrFake.evaluated`).
+* ``StartLifecyclePolicyPreview`` / ``GetLifecyclePolicyPreview`` (not in moto): one preview per
+  repository at a time (``LifecyclePolicyPreviewInProgressException`` while one runs), the first
+  :attr:`EcrFake.preview_polls` ``Get`` calls answer ``IN_PROGRESS``, then ``COMPLETE`` (or
+  :attr:`EcrFake.preview_final_status`); results page by ``maxResults`` (1..100) with an opaque
+  ``nextToken``, honour ``filter.tagStatus`` and ``imageIds``, and carry ``imagePushedAt`` as an
+  epoch number. The results come from :mod:`tests.support.reference_evaluator`, not from
+  ``bot.lifecycle``, evaluated at :attr:`EcrFake.preview_now` over moto's images when the preview
+  starts; :attr:`EcrFake.preview_overrides` scripts a disagreement:
+  ``fake.preview_overrides[("app", digest)] = None`` (AWS keeps it) or ``("EXPIRE", 1)``.
 
 ::
 
@@ -31,8 +40,11 @@ except:
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import re
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -41,12 +53,42 @@ from typing import Any
 from aiohttp import web
 from moto.ecr.models import ecr_backends
 
+from bot.lifecycle.decisions import Outcome
+from bot.lifecycle.images import Image, ImageStatus
+from bot.lifecycle.parse import parse_policy
+from bot.lifecycle.policy import LifecyclePolicy
+from bot.lifecycle.problems import InputError
 from tests.support.aws_json_fake import ForwardingServer, json_answer, json_error
 from tests.support.moto_state import ACCOUNT, REGION
+from tests.support.reference_evaluator import reference
 
 TARGET_PREFIX = "AmazonEC2ContainerRegistry_V20150921."
 LAYER_MEDIA_TYPE = "application/vnd.docker.image.rootfs.diff.tar.gzip"
 _DIGEST = re.compile(r"sha256:[a-f0-9]{64}")
+PREVIEW_PAGE_LIMIT = 100
+PreviewOverride = tuple[str, int] | None
+
+
+@dataclass
+class PreviewRun:
+    """One lifecycle policy preview of a repository: its policy, progress and results."""
+
+    policy_text: str
+    polls_left: int
+    final_status: str
+    results: list[dict[str, Any]]
+
+    def poll(self) -> str:
+        """The status a ``Get`` call sees now; each call while running brings completion nearer."""
+        if self.polls_left > 0:
+            self.polls_left -= 1
+            return "IN_PROGRESS"
+        return self.final_status
+
+    @property
+    def running(self) -> bool:
+        """True while ``Get`` calls still answer IN_PROGRESS."""
+        return self.polls_left > 0
 
 
 class EcrError(Exception):
@@ -68,6 +110,11 @@ class EcrFake(ForwardingServer):
     last_evaluated: dict[str, float | None] = field(default_factory=dict)
     operations: Counter[str] = field(default_factory=Counter)
     requests: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    preview_polls: int = 1
+    preview_final_status: str = "COMPLETE"
+    preview_now: float | None = None
+    preview_overrides: dict[tuple[str, str], PreviewOverride] = field(default_factory=dict)
+    previews: dict[tuple[str, str], PreviewRun] = field(default_factory=dict)
 
     async def __aenter__(self) -> EcrFake:
         await self.start_serving(self._handle)
@@ -113,9 +160,14 @@ class EcrFake(ForwardingServer):
             params = {}
         self.operations[operation or request.path] += 1
         self.requests.append((operation or request.path, params))
+        answered = {
+            "UpdateImageStorageClass": self._update_image_storage_class,
+            "StartLifecyclePolicyPreview": self._start_lifecycle_policy_preview,
+            "GetLifecyclePolicyPreview": self._get_lifecycle_policy_preview,
+        }
         try:
-            if operation == "UpdateImageStorageClass":
-                return _json(self._update_image_storage_class(params))
+            if operation in answered:
+                return _json(answered[operation](params))
             if operation == "PutImage":
                 return await self._put_image(request, body, params)
             if operation == "BatchCheckLayerAvailability":
@@ -290,6 +342,206 @@ class EcrFake(ForwardingServer):
         else:
             answer["lastEvaluatedAt"] = evaluated
         return _json(answer)
+
+    # -- lifecycle policy previews ----------------------------------------------------------------
+
+    def _start_lifecycle_policy_preview(self, params: dict[str, Any]) -> dict[str, Any]:
+        repo = self._repository(params)
+        key = (repo.registry_id, repo.name)
+        if key in self.previews and self.previews[key].running:
+            raise EcrError(
+                "LifecyclePolicyPreviewInProgressException",
+                "The previous lifecycle policy preview request has not completed. Wait and "
+                "try again.",
+            )
+        text = params.get("lifecyclePolicyText") or repo.lifecycle_policy
+        if not text:
+            raise EcrError(
+                "LifecyclePolicyNotFoundException",
+                f"Lifecycle policy does not exist for the repository with name '{repo.name}' "
+                f"in the registry with id '{repo.registry_id}'",
+            )
+        results = self._preview_results(repo, _policy(str(text)))
+        self.previews[key] = PreviewRun(
+            str(text), self.preview_polls, self.preview_final_status, results
+        )
+        return {**self._preview_ids(repo, str(text)), "status": "IN_PROGRESS"}
+
+    def _get_lifecycle_policy_preview(self, params: dict[str, Any]) -> dict[str, Any]:
+        repo = self._repository(params)
+        run = self.previews.get((repo.registry_id, repo.name))
+        if run is None:
+            raise EcrError(
+                "LifecyclePolicyPreviewNotFoundException",
+                f"There is no dry run for the repository with name '{repo.name}' in the "
+                f"registry with id '{repo.registry_id}'",
+            )
+        limit = _max_results(params.get("maxResults", PREVIEW_PAGE_LIMIT))
+        answer: dict[str, Any] = {**self._preview_ids(repo, run.policy_text)}
+        answer["status"] = status = run.poll()
+        if status != "COMPLETE":
+            return {**answer, "previewResults": []}
+        chosen = _selected(run.results, params)
+        query = json.dumps([repo.name, params.get("filter"), params.get("imageIds")])
+        start = _offset(params.get("nextToken"), query)
+        answer["previewResults"] = chosen[start : start + limit]
+        if start + limit < len(chosen):
+            answer["nextToken"] = _token(start + limit, query)
+        answer["summary"] = _summary(run.results)
+        return answer
+
+    def _preview_ids(self, repo: Any, text: str) -> dict[str, Any]:
+        return {
+            "registryId": repo.registry_id,
+            "repositoryName": repo.name,
+            "lifecyclePolicyText": text,
+        }
+
+    def _preview_results(self, repo: Any, policy: LifecyclePolicy) -> list[dict[str, Any]]:
+        """What the reference evaluator removes now, as ``previewResults`` entries."""
+        images = {image.digest: image for image in map(_as_image, repo.images)}
+        now = self.preview_now if self.preview_now is not None else time.time()
+        actions = {rule.rule_priority: rule.action.type.upper() for rule in policy.rules}
+        planned: dict[str, tuple[str, int]] = {}
+        for digest, decided in reference(policy, list(images.values()), now).items():
+            if decided.outcome is not Outcome.KEEP and decided.priority is not None:
+                planned[digest] = (actions[decided.priority], decided.priority)
+        for (repository, digest), override in self.preview_overrides.items():
+            if repository != repo.name or digest not in images:
+                continue
+            if override is None:
+                planned.pop(digest, None)
+            else:
+                planned[digest] = override
+        entries = [_preview_entry(images[d], *planned[d]) for d in planned]
+        return sorted(entries, key=lambda e: (e["appliedRulePriority"], e["imagePushedAt"]))
+
+
+def _policy(text: str) -> LifecyclePolicy:
+    try:
+        return parse_policy(text)
+    except InputError as exc:
+        raise EcrError(
+            "InvalidParameterException",
+            "Invalid parameter at 'LifecyclePolicyText' failed to satisfy constraint: "
+            f"'Lifecycle policy validation failure: {exc.problems[0]}'",
+        ) from None
+
+
+def _instant(value: Any) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return (value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp()
+    return float(value)
+
+
+def _as_image(image: Any) -> Image:
+    """moto's image object as the evaluators see it (times, status, index children)."""
+    try:
+        manifest = json.loads(image.image_manifest)
+    except ValueError:
+        manifest = {}
+    listed = manifest.get("manifests") if isinstance(manifest, dict) else None
+    children = tuple(m["digest"] for m in listed or [] if isinstance(m, dict) and "digest" in m)
+    return Image(
+        digest=image.image_digest,
+        tags=tuple(image.image_tags),
+        pushed_at=_instant(image.image_pushed_at) or 0.0,
+        last_pulled_at=_instant(getattr(image, "last_recorded_pull_time", None)),
+        status=ImageStatus(getattr(image, "image_status", "ACTIVE")),
+        last_archived_at=_instant(getattr(image, "last_archived_at", None)),
+        last_activated_at=_instant(getattr(image, "last_activated_at", None)),
+        media_type=image.image_manifest_media_type,
+        children=children,
+    )
+
+
+def _preview_entry(image: Image, action: str, priority: int) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "imageDigest": image.digest,
+        "imagePushedAt": image.pushed_at,
+        "action": {"type": action},
+        "appliedRulePriority": priority,
+        "storageClass": "STANDARD" if image.status is ImageStatus.ACTIVE else "ARCHIVE",
+    }
+    if image.tags:
+        entry["imageTags"] = list(image.tags)
+    if action == "TRANSITION":
+        entry["action"]["targetStorageClass"] = "ARCHIVE"
+    return entry
+
+
+def _summary(results: list[dict[str, Any]]) -> dict[str, Any]:
+    expiring = sum(1 for r in results if r["action"]["type"] == "EXPIRE")
+    summary: dict[str, Any] = {"expiringImageTotalCount": expiring}
+    if len(results) > expiring:
+        summary["transitioningImageTotalCounts"] = [
+            {"targetStorageClass": "ARCHIVE", "imageTotalCount": len(results) - expiring}
+        ]
+    return summary
+
+
+def _selected(results: list[dict[str, Any]], params: dict[str, Any]) -> list[dict[str, Any]]:
+    tag_status = (params.get("filter") or {}).get("tagStatus", "ANY")
+    if tag_status not in {"TAGGED", "UNTAGGED", "ANY"}:
+        raise EcrError(
+            "ValidationException",
+            f"1 validation error detected: Value '{tag_status}' at 'filter.tagStatus' failed to "
+            "satisfy constraint: Member must satisfy enum value set: [TAGGED, UNTAGGED, ANY]",
+        )
+    chosen = [
+        r
+        for r in results
+        if tag_status == "ANY" or (tag_status == "TAGGED") == bool(r.get("imageTags"))
+    ]
+    wanted = params.get("imageIds")
+    if wanted:
+        chosen = [r for r in chosen if any(_names(image_id, r) for image_id in wanted)]
+    return chosen
+
+
+def _names(image_id: dict[str, Any], result: dict[str, Any]) -> bool:
+    digest, tag = image_id.get("imageDigest"), image_id.get("imageTag")
+    return (digest is None or digest == result["imageDigest"]) and (
+        tag is None or tag in result.get("imageTags", [])
+    )
+
+
+def _max_results(value: Any) -> int:
+    if isinstance(value, int) and 1 <= value <= PREVIEW_PAGE_LIMIT:
+        return value
+    bound = (
+        "greater than or equal to 1"
+        if isinstance(value, int) and value < 1
+        else f"less than or equal to {PREVIEW_PAGE_LIMIT}"
+    )
+    raise EcrError(
+        "ValidationException",
+        f"1 validation error detected: Value '{value}' at 'maxResults' failed to satisfy "
+        f"constraint: Member must have value {bound}",
+    )
+
+
+def _token(offset: int, query: str) -> str:
+    check = hashlib.sha256(query.encode()).hexdigest()[:16]
+    return base64.urlsafe_b64encode(f"{offset}:{check}".encode()).decode()
+
+
+def _offset(token: Any, query: str) -> int:
+    if token is None:
+        return 0
+    try:
+        offset, check = base64.urlsafe_b64decode(str(token).encode()).decode().split(":")
+        position = int(offset)
+    except ValueError:
+        position, check = -1, ""
+    if position < 0 or check != hashlib.sha256(query.encode()).hexdigest()[:16]:
+        raise EcrError(
+            "InvalidParameterException",
+            "Invalid parameter at 'nextToken' failed to satisfy constraint: 'Invalid token'",
+        )
+    return position
 
 
 def _json(payload: dict[str, Any]) -> web.Response:
