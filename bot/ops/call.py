@@ -71,7 +71,7 @@ class Call:
         if verdict.allowed:
             self.authorized.add(repository)
             return
-        await self.record("denied", repository, action=self.permission, detail=verdict.reason)
+        await self.record("denied", repository, detail=verdict.reason)
         raise Denied(
             f"You may not {self.permission} images in {repository.name}: {verdict.reason}."
         )

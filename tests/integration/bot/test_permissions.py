@@ -86,7 +86,7 @@ async def test_unprotect_and_guard_confirmation_need_permission_too(
     assert keep_tag_of(digest) in tags_by_digest(ecr)[digest]
     assert await deps.leases.get(KEY, digest) is not None
     denied = [e["action"] for e in await audit(deps) if e["result"] == "denied"]
-    assert denied == ["change the lifecycle policy of", "unprotect"]
+    assert denied == ["put-lifecycle-policy", "unprotect"]  # what each tried to do
 
 
 async def test_a_denied_confirmation_leaves_the_token_for_an_allowed_user(
