@@ -1,5 +1,5 @@
-"""Functional tests: whole flows (reconcile, the verbs, the error mapping) over in-process fakes of
-the interfaces — no network, milliseconds per test. Wire-level fakes stay in integration/ and e2e/."""
+"""Functional tests: whole flows (reconcile, the verbs, the error mapping) over in-process fakes
+of the interfaces — no network, milliseconds a test. Wire-level fakes stay in integration/, e2e/."""
 
 from __future__ import annotations
 

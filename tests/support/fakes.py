@@ -71,8 +71,9 @@ class MemoryRegistry:
     ) -> RepositoryKey:
         key = RepositoryKey(self.account, self._region, name)
         self.repos[name] = MemoryRepository(
-            Repository(key, f"arn:aws:ecr:{self._region}:{self.account}:repository/{name}", "",
-                       mutability),
+            Repository(
+                key, f"arn:aws:ecr:{self._region}:{self.account}:repository/{name}", "", mutability
+            ),
             policy=policy,
         )
         return key
@@ -86,7 +87,8 @@ class MemoryRegistry:
                 other, tags=tuple(t for t in other.tags if t not in tags)
             )
         known = repo.images.get(digest)
-        merged = (*(known.tags if known else ()), *(t for t in tags if not known or t not in known.tags))
+        before = known.tags if known else ()
+        merged = (*before, *(t for t in tags if t not in before))
         repo.images[digest] = Image(digest, tuple(merged), known.pushed_at if known else pushed_at)
         repo.manifests[digest] = text
         return digest
@@ -170,7 +172,8 @@ class MemoryRegistry:
         if owner is not None and repository.tag_mutability == "IMMUTABLE":
             raise TagImmutable("ecr", "PutImage", "ImageTagAlreadyExistsException", "immutable")
         if owner is not None:
-            repo.images[owner.digest] = replace(owner, tags=tuple(t for t in owner.tags if t != tag))
+            left = tuple(t for t in owner.tags if t != tag)
+            repo.images[owner.digest] = replace(owner, tags=left)
         base = image or Image(manifest.digest, (), 0.0)
         repo.images[manifest.digest] = replace(base, tags=(*base.tags, *((tag,) if tag else ())))
         repo.manifests[manifest.digest] = manifest.text
@@ -312,7 +315,9 @@ class FlakyStore(MemoryStore):
         self._maybe_fail("GET", write=False)
         return await super().get(key)
 
-    async def put(self, key: str, value: Any, ttl: float | None = None, *, fence: Any = None) -> None:
+    async def put(
+        self, key: str, value: Any, ttl: float | None = None, *, fence: Any = None
+    ) -> None:
         self._maybe_fail("SET", write=True)
         await super().put(key, value, ttl, fence=fence)
 
@@ -328,8 +333,9 @@ class FlakyStore(MemoryStore):
         self._maybe_fail("ZADD", write=True)
         await super().index_set(index, member, score)
 
-    async def index_range(self, index: str, low: float = float("-inf"),
-                          high: float = float("inf")) -> list[tuple[str, float]]:
+    async def index_range(
+        self, index: str, low: float = float("-inf"), high: float = float("inf")
+    ) -> list[tuple[str, float]]:
         self._maybe_fail("ZRANGEBYSCORE", write=False)
         return await super().index_range(index, low, high)
 
@@ -337,8 +343,9 @@ class FlakyStore(MemoryStore):
         self._maybe_fail("SET", write=True)
         return await super().acquire(lock, owner, ttl)
 
-    async def append(self, stream: str, entry: Any, max_length: int = 10_000, *,
-                     entry_id: str = "") -> str:
+    async def append(
+        self, stream: str, entry: Any, max_length: int = 10_000, *, entry_id: str = ""
+    ) -> str:
         self._maybe_fail("XADD", write=True)
         return await super().append(stream, entry, max_length, entry_id=entry_id)
 
