@@ -40,6 +40,12 @@ class Call:
     permission: str | None = None
     authorized: set[RepositoryKey] = field(default_factory=set)
     catalogue: tuple[tuple[str, str], ...] = ()
+    changes: list[Change] = field(default_factory=list)
+
+    @property
+    def effects(self) -> list[str]:
+        """What this call did in ECR so far, in order."""
+        return [effect for change in self.changes for effect in change.effects]
 
     def cloud(self) -> AbstractAsyncContextManager[Cloud]:
         """The cloud, opened for this call."""

@@ -26,8 +26,10 @@ from bot.ops.verb import Reply
 log = logging.getLogger(__name__)
 
 
-def error_reply(exc: BaseException) -> Reply:
-    """The reply for a failed verb: private, worded by :func:`bot.errors.explain`.
+def error_reply(exc: BaseException, done: list[str] | None = None) -> Reply:
+    """The reply for a failed verb: private, worded by :func:`bot.errors.explain`. When the verb
+    changed ECR before it failed, the reply says that first (``done``): a change that happened
+    is never reported as a plain failure.
 
     Example:
         >>> from bot.errors import Denied
@@ -36,9 +38,13 @@ def error_reply(exc: BaseException) -> Reply:
         (False, <Exit.INVALID_INPUT: 2>, ['You may not protect images in app: ask #platform.'])
     """
     explanation = explain(exc)
-    return Reply(
-        replies.error_reply(explanation), explanation.text.splitlines(), exit=explanation.exit
-    )
+    if done:
+        what = "; ".join(done)
+        text = (
+            f"Done in ECR: {what}. Then this failed, so the rest was not done: {explanation.text}"
+        )
+        return Reply(replies.text_reply(text), [f"Done in ECR: {what}.", *explanation.lines])
+    return Reply(replies.error_reply(explanation), list(explanation.lines), exit=explanation.exit)
 
 
 class Ops:
@@ -55,7 +61,7 @@ class Ops:
         try:
             return verb.present(await verb.run(call, invocation.args))
         except Exception as exc:  # every failure, expected or not, becomes a reply
-            return error_reply(exc)
+            return error_reply(exc, call.effects)
 
     async def answer(self, name: str, args: Any, actor: Actor) -> Reply:
         """Run a button's verb (``apply-guard``, ``snooze``...) with arguments built by Slack."""

@@ -151,6 +151,7 @@ async def mutation(call: Call, repository: RepositoryKey, digest: str) -> AsyncI
         await _release(call, lock, owner)
         raise _unavailable(exc) from exc
     change = Change(call, repository, digest, fence, intent)
+    call.changes.append(change)
     keeper = asyncio.create_task(_keep(call, lock, owner))
     try:
         yield change

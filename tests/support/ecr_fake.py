@@ -46,6 +46,7 @@ import json
 import re
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -115,6 +116,8 @@ class EcrFake(ForwardingServer):
     preview_now: float | None = None
     preview_overrides: dict[tuple[str, str], PreviewOverride] = field(default_factory=dict)
     previews: dict[tuple[str, str], PreviewRun] = field(default_factory=dict)
+    # Called after ECR answered an operation successfully, e.g. to kill Redis mid-command.
+    after: dict[str, Callable[[], None]] = field(default_factory=dict)
 
     async def __aenter__(self) -> EcrFake:
         await self.start_serving(self._handle)
@@ -151,6 +154,14 @@ class EcrFake(ForwardingServer):
     # -- the server -------------------------------------------------------------------------------
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
+        response = await self._answer(request)
+        operation = request.headers.get("X-Amz-Target", "").removeprefix(TARGET_PREFIX)
+        hook = self.after.get(operation)
+        if hook is not None and response.status == 200:
+            hook()
+        return response
+
+    async def _answer(self, request: web.Request) -> web.StreamResponse:
         target = request.headers.get("X-Amz-Target", "")
         operation = target.removeprefix(TARGET_PREFIX) if target.startswith(TARGET_PREFIX) else ""
         body = await request.read()

@@ -126,22 +126,25 @@ async def run(call: Call, args: Protect) -> ProtectResult:
                 args.ref, await located.registry.image(located.repository, image.digest)
             )
             previous = await call.deps.leases.get(located.key, image.digest)
+            proposal = await _propose(call, located, image.digest, planned)
             added, image = await _tag(located, image, keep_tag(prefix, image.digest), change)
-            guard, applied, policy = await _guard(call, located, image.digest, planned, change)
+            outcome = await _apply_automatically(located, proposal, planned, change)
             lease = _merged(call, located, image, args, span=span, previous=previous)
             change.put_lease(lease)
+            pending = outcome.change is not None and outcome.change.token is not None
             change.audit(
                 before={"until": previous.until} if previous else None,
                 after={"until": lease.until, "keep_tag": lease.keep_tag, "reason": lease.reason},
-                detail="guard rule pending confirmation" if guard and guard.token else None,
+                detail="guard rule pending confirmation" if pending else None,
             )
         images = [i if i.digest != image.digest else image for i in located.images]
+        policy = outcome.policy
         shielding = shielding_of(call, policy, images, image.digest) if policy else None
     return ProtectResult(
         lease,
         added,
-        guard,
-        applied,
+        outcome.change,
+        outcome.applied,
         shielding,
         extended=previous is not None,
         recorded=change.recorded,
@@ -218,24 +221,28 @@ async def plan_guard(registry: Registry, repository: Repository, prefix: str) ->
     return GuardPlan(info.text, policy, guarded)
 
 
-async def _guard(
-    call: Call, located: Located, digest: str, planned: GuardPlan | None, change: Change
-) -> tuple[PolicyChange | None, bool, LifecyclePolicy | None]:
+@dataclass(frozen=True, slots=True)
+class GuardOutcome:
+    """What happens to the policy: the change (with a token while it waits for confirmation),
+    whether it was applied, and the policy in force afterwards (None: no policy)."""
+
+    change: PolicyChange | None
+    applied: bool
+    policy: LifecyclePolicy | None
+
+
+async def _propose(
+    call: Call, located: Located, digest: str, planned: GuardPlan | None
+) -> GuardOutcome:
+    """The guard-rule proposal; in ``confirm`` mode its confirmation is stored now, before ECR
+    is touched, so a store that fails refuses the whole protection."""
     if planned is None:
-        return None, False, None
+        return GuardOutcome(None, False, None)
     if planned.guarded is None:
-        return None, False, planned.policy
+        return GuardOutcome(None, False, planned.policy)
     after = planned.guarded.to_json()
     if call.deps.settings.protect.apply_policy_change == "automatic":
-        await located.registry.put_lifecycle_policy(located.repository, after)
-        change.did("the guard rule is first in the lifecycle policy")
-        change.audit(
-            action="put-lifecycle-policy",
-            before=planned.text,
-            after=after,
-            detail="guard rule for protected images",
-        )
-        return PolicyChange(located.key, planned.text, after), True, planned.guarded
+        return GuardOutcome(PolicyChange(located.key, planned.text, after), False, planned.policy)
     token = await call.deps.confirmations.create(
         GuardChange(
             repository=located.key,
@@ -245,7 +252,26 @@ async def _guard(
             requested_by=call.actor.label,
         )
     )
-    return PolicyChange(located.key, planned.text, after, token), False, planned.policy
+    return GuardOutcome(
+        PolicyChange(located.key, planned.text, after, token), False, planned.policy
+    )
+
+
+async def _apply_automatically(
+    located: Located, proposal: GuardOutcome, planned: GuardPlan | None, change: Change
+) -> GuardOutcome:
+    policy_change = proposal.change
+    if policy_change is None or policy_change.token or planned is None:
+        return proposal
+    await located.registry.put_lifecycle_policy(located.repository, policy_change.after)
+    change.did("the guard rule is first in the lifecycle policy")
+    change.audit(
+        action="put-lifecycle-policy",
+        before=policy_change.before,
+        after=policy_change.after,
+        detail="guard rule for protected images",
+    )
+    return GuardOutcome(policy_change, True, planned.guarded)
 
 
 def policy_sha(text: str) -> str:
