@@ -33,7 +33,7 @@ from bot.edge.slack.notifier import SlackNotifier
 from bot.edge.slack.startup import check_tokens
 from bot.edge.stores.memory import MemoryStore
 from bot.edge.stores.redis_store import RedisStore
-from bot.errors import ConfigError, CredentialsError
+from bot.errors import ConfigError, CredentialsError, StartupError
 from bot.ops.audit_feed import AuditFeed
 from bot.ops.authorize import groups_to_check
 from bot.ops.deps import CloudFactory, Dependencies
@@ -43,6 +43,7 @@ from bot.state.store import Store
 from bot.watch.schedule import Scheduler
 from handlers.delivery import Delivery
 from handlers.health import Health, add_health_routes
+from handlers.requests import refuse_malformed
 from handlers.slack import SlackListeners
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,7 @@ T = TypeVar("T")
 STEP_SECONDS = 1.5
 CANCEL_AFTER = 7.0
 HARD_STOP = 9.5
+EVENTS_PATH = "/slack/events"
 
 
 def check_settings(settings: Settings, mode: Mode) -> None:
@@ -73,7 +75,7 @@ def check_region(settings: Settings) -> None:
     try:
         targets(settings.aws)
     except CredentialsError as exc:
-        raise ConfigError(f"{exc.message}: {exc.hint}") from None
+        raise StartupError(f"{exc.message}: {exc.hint}") from None
 
 
 async def open_store(settings: Settings) -> Store:
@@ -154,7 +156,8 @@ async def serving(
     """Serve Slack (and health) and run the scheduled work until the context exits."""
     socket: AsyncSocketModeHandler | None = None
     if mode == "http":
-        site_app = runtime.app.web_app(path="/slack/events")
+        site_app = runtime.app.web_app(path=EVENTS_PATH)
+        site_app.middlewares.append(refuse_malformed(EVENTS_PATH))
     else:
         site_app = web.Application()
         assert runtime.settings.slack_app_token is not None

@@ -7,6 +7,7 @@
     │   ├── UsageError        an ``/ecr`` command or CLI verb is written wrong; ``usage`` shows how
     │   └── CliInputError     a command-line option or input file is wrong, one line per problem
     ├── ConfigError           a setting is missing or invalid
+    │   └── StartupError      the bot cannot start: Slack refuses a token, no AWS region (exit 1)
     ├── CommandError          a command cannot be done as asked (nothing was changed)
     │   ├── NotWatched        the reference names a registry this bot is not configured for
     │   └── Busy              another change to the same image is in progress
@@ -144,6 +145,11 @@ class ConfigError(LifeguardError):
         >>> str(ConfigError("SLACK_BOT_TOKEN: required"))
         'SLACK_BOT_TOKEN: required'
     """
+
+
+class StartupError(ConfigError):
+    """The bot cannot start with what it was given: Slack refused a token, or no AWS region is
+    configured. One line, exit status 1."""
 
 
 class CommandError(LifeguardError):
@@ -303,6 +309,8 @@ def explain(exc: BaseException) -> Explanation:
         return Explanation("\n".join(exc.lines), "input", Exit.INVALID_INPUT)
     if isinstance(exc, InputError):
         return Explanation(f"That did not parse: {exc}", "input", Exit.INVALID_INPUT)
+    if isinstance(exc, StartupError):
+        return Explanation(str(exc), "refused", Exit.UPSTREAM_FAILURE)
     if isinstance(exc, Denied):
         return Explanation(str(exc), "denied", Exit.INVALID_INPUT)
     if isinstance(exc, ConfigError | CommandError):

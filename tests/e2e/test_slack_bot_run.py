@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -136,3 +141,156 @@ def test_without_redis_the_bot_says_state_is_not_shared(caplog: pytest.LogCaptur
         store: Any = asyncio.run(open_store(settings))
     assert isinstance(store, MemoryStore)
     assert "not shared" in caplog.text and "single replica" in caplog.text
+
+
+# --- start-up checks and stopping, as a pod is started and stopped -----------------------------
+
+
+class BlackHole:
+    """A TCP server that accepts connections and never answers (a hung Slack, Redis or AWS)."""
+
+    def __init__(self) -> None:
+        self.server: asyncio.Server | None = None
+        self.port = 0
+        self.connections = 0
+        self.writers: list[asyncio.StreamWriter] = []
+
+    async def __aenter__(self) -> BlackHole:
+        async def swallow(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            self.connections += 1
+            self.writers.append(writer)
+            try:
+                await reader.read()  # until the client gives up
+            finally:
+                writer.close()
+
+        self.server = await asyncio.start_server(swallow, "127.0.0.1", 0)
+        self.port = self.server.sockets[0].getsockname()[1]
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        assert self.server is not None
+        for writer in self.writers:
+            writer.close()
+        self.server.close()
+        await self.server.wait_closed()
+        for writer in self.writers:
+            with contextlib.suppress(ConnectionError):
+                await writer.wait_closed()
+
+
+@dataclass
+class Exited:
+    """How a bot process ended: status, seconds from SIGTERM to exit, what it printed."""
+
+    code: int
+    stopped_in: float
+    stderr: str
+
+
+def bot_env(**extra: str) -> dict[str, str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "REDIS_"))}
+    return {**clean, "LIFEGUARD_BOT__SCAN_INTERVAL": "1h", **extra}
+
+
+async def start_bot(env: dict[str, str], *args: str) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "run", *args,
+        env=env, cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+
+
+async def stop_bot(process: asyncio.subprocess.Process, *, after: float) -> Exited:
+    await asyncio.sleep(after)
+    assert process.returncode is None, "the bot ended before it was stopped"
+    process.send_signal(signal.SIGTERM)
+    sent = time.monotonic()
+    _, stderr = await asyncio.wait_for(process.communicate(), timeout=30)
+    return Exited(process.returncode or 0, time.monotonic() - sent, stderr.decode())
+
+
+async def ended(process: asyncio.subprocess.Process) -> Exited:
+    _, stderr = await asyncio.wait_for(process.communicate(), timeout=60)
+    return Exited(process.returncode or 0, 0.0, stderr.decode())
+
+
+async def test_a_token_slack_refuses_stops_start_up_with_one_line(slack: SlackStub) -> None:
+    slack.fail_next("auth.test", "invalid_auth")
+    env = bot_env(SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_APP_TOKEN=APP_TOKEN, SLACK_API_URL=slack.api_url)
+    result = await ended(await start_bot(env))
+    assert result.code == 1, result
+    assert (
+        result.stderr.strip() == "ecr-lifeguard: SLACK_BOT_TOKEN: Slack refused it (invalid_auth)"
+    )
+
+
+async def test_an_app_token_slack_refuses_stops_start_up_with_one_line(slack: SlackStub) -> None:
+    slack.fail_next("apps.connections.open", "invalid_auth")
+    env = bot_env(SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_APP_TOKEN=APP_TOKEN, SLACK_API_URL=slack.api_url)
+    result = await ended(await start_bot(env))
+    assert result.code == 1, result
+    assert (
+        result.stderr.strip() == "ecr-lifeguard: SLACK_APP_TOKEN: Slack refused it (invalid_auth)"
+    )
+
+
+async def test_no_aws_region_stops_start_up_with_one_line(slack: SlackStub) -> None:
+    env = bot_env(SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_APP_TOKEN=APP_TOKEN, SLACK_API_URL=slack.api_url)
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION"):
+        env.pop(name, None)
+    env["AWS_CONFIG_FILE"] = os.devnull
+    result = await ended(await start_bot(env))
+    assert result.code == 1, result
+    [line] = result.stderr.strip().splitlines()
+    assert "no AWS region is configured" in line and "AWS_REGION" in line
+
+
+async def test_sigterm_while_slack_does_not_answer_stops_within_ten_seconds() -> None:
+    async with BlackHole() as hole:
+        env = bot_env(
+            SLACK_BOT_TOKEN=BOT_TOKEN,
+            SLACK_APP_TOKEN=APP_TOKEN,
+            SLACK_API_URL=f"http://127.0.0.1:{hole.port}/api/",
+            AWS_REGION="us-east-1",
+        )
+        result = await stop_bot(await start_bot(env), after=2.0)
+        assert hole.connections >= 1  # it was waiting for Slack
+    assert result.stopped_in < 10.0 and result.code == 0, result
+    assert "Traceback" not in result.stderr
+
+
+async def test_sigterm_while_redis_does_not_answer_stops_within_ten_seconds(
+    slack: SlackStub,
+) -> None:
+    async with BlackHole() as hole:
+        env = bot_env(
+            SLACK_BOT_TOKEN=BOT_TOKEN,
+            SLACK_APP_TOKEN=APP_TOKEN,
+            SLACK_API_URL=slack.api_url,
+            REDIS_URL=f"redis://127.0.0.1:{hole.port}/0",
+            AWS_REGION="us-east-1",
+        )
+        result = await stop_bot(await start_bot(env), after=2.0)
+        assert hole.connections >= 1
+    assert result.stopped_in < 10.0 and result.code == 0, result
+    assert "Traceback" not in result.stderr
+
+
+async def test_sigterm_while_aws_does_not_answer_stops_within_ten_seconds(
+    slack: SlackStub,
+) -> None:
+    async with BlackHole() as hole:
+        env = bot_env(
+            SLACK_BOT_TOKEN=BOT_TOKEN,
+            SLACK_APP_TOKEN=APP_TOKEN,
+            SLACK_API_URL=slack.api_url,
+            AWS_REGION="us-east-1",
+            AWS_ENDPOINT_URL=f"http://127.0.0.1:{hole.port}",
+            LIFEGUARD_AWS__READ_TIMEOUT="60",
+        )
+        process = await start_bot(env, "--port", str(free_port()))
+        await slack.wait_for_socket(timeout=20)
+        result = await stop_bot(process, after=1.0)  # the first scan is waiting for ECR
+        assert hole.connections >= 1
+    assert result.stopped_in < 10.0 and result.code == 0, result
+    assert "ECR Lifeguard stopped" in result.stderr and "Traceback" not in result.stderr

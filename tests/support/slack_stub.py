@@ -522,6 +522,7 @@ class SlackStub:
         self._reset_state()
 
     def _reset_state(self) -> None:
+        self._response_failures: list[int] = []
         self.calls: list[ApiCall] = []
         self.response_posts: list[ResponsePost] = []
         self.ephemerals: list[Ephemeral] = []
@@ -994,8 +995,20 @@ class SlackStub:
 
     # --- response_url ---
 
+    def fail_next_responses(self, status: int = 500, *, times: int = 1) -> None:
+        """Answer the next ``times`` posts to any response_url with HTTP ``status`` (recorded,
+        not applied)::
+
+            stub.fail_next_responses(500)
+        """
+        self._response_failures.extend([status] * times)
+
     async def _response_url(self, request: web.Request) -> web.Response:
         hook_id = request.match_info["hook_id"]
+        if self._response_failures:
+            status = self._response_failures.pop(0)
+            await self._notify()
+            return web.Response(status=status, text="failed")
         try:
             body = await request.json()
         except ValueError:

@@ -5,12 +5,12 @@ from __future__ import annotations
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.edge.slack.client import slack_call
-from bot.errors import ConfigError, CredentialsError, UpstreamError
+from bot.errors import StartupError, CredentialsError, UpstreamError
 
 
 async def check_tokens(bot: AsyncWebClient, app_token: str | None) -> str:
     """Call ``auth.test`` with the bot token and, for Socket Mode, ``apps.connections.open`` with
-    the app token; return the bot's user id. Raises :class:`ConfigError` with one line.
+    the app token; return the bot's user id. Raises :class:`StartupError` with one line.
 
     Example::
 
@@ -19,9 +19,9 @@ async def check_tokens(bot: AsyncWebClient, app_token: str | None) -> str:
     try:
         identity = await slack_call("auth.test", bot.auth_test)
     except CredentialsError as exc:
-        raise ConfigError(f"SLACK_BOT_TOKEN: Slack refused it ({exc.code})") from None
+        raise StartupError(f"SLACK_BOT_TOKEN: Slack refused it ({exc.code})") from None
     except UpstreamError as exc:
-        raise ConfigError(
+        raise StartupError(
             f"Slack could not be reached to check SLACK_BOT_TOKEN: {exc.message}"
         ) from None
     if app_token is not None:
@@ -31,9 +31,9 @@ async def check_tokens(bot: AsyncWebClient, app_token: str | None) -> str:
                 "apps.connections.open", lambda: app.apps_connections_open(app_token=app_token)
             )
         except CredentialsError as exc:
-            raise ConfigError(f"SLACK_APP_TOKEN: Slack refused it ({exc.code})") from None
+            raise StartupError(f"SLACK_APP_TOKEN: Slack refused it ({exc.code})") from None
         except UpstreamError as exc:
-            raise ConfigError(
+            raise StartupError(
                 f"SLACK_APP_TOKEN: Socket Mode cannot be opened ({exc.code}: {exc.message})"
             ) from None
     return str(identity.get("user_id", ""))
