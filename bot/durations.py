@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import re
 
-_UNITS = {"w": 7 * 86_400, "d": 86_400, "h": 3_600, "m": 60, "s": 1}
+_DAY = 86_400  # bot.lifecycle.timefmt.DAY, as a whole number of seconds
+_UNITS = {"w": 7 * _DAY, "d": _DAY, "h": 3_600, "m": 60, "s": 1}
 _PART = re.compile(r"(\d+)([wdhms])")
 _WHOLE = re.compile(r"(?:\d+[wdhms])+|\d+")
-MAX_SECONDS = 366 * 86_400
+MAX_SECONDS = 366 * _DAY
 FORMS = "forms like 7d, 12h, 2w, 90m or 1d12h"
 
 

@@ -309,23 +309,11 @@ def explain(exc: BaseException) -> Explanation:
         return Explanation("\n".join(exc.lines), "input", Exit.INVALID_INPUT)
     if isinstance(exc, InputError):
         return Explanation(f"That did not parse: {exc}", "input", Exit.INVALID_INPUT)
-    if isinstance(exc, StartupError):
-        return Explanation(str(exc), "refused", Exit.UPSTREAM_FAILURE)
-    if isinstance(exc, Denied):
-        return Explanation(str(exc), "denied", Exit.INVALID_INPUT)
-    if isinstance(exc, ConfigError | CommandError):
-        return Explanation(str(exc), "refused", Exit.INVALID_INPUT)
-    if isinstance(exc, StoreUnavailable):
-        return Explanation(str(exc), "unavailable", Exit.UPSTREAM_FAILURE)
     if isinstance(exc, UpstreamError):
-        hint = f" To fix: {exc.hint}" if exc.hint else ""
-        text = f"{exc.service} failed: {exc.message}.{hint}"
-        terminal = (str(exc),)
-        if isinstance(exc, CredentialsError):
-            terminal = (exc.message, *((f"to fix: {exc.hint}",) if exc.hint else ()))
-        return Explanation(text, "upstream", Exit.UPSTREAM_FAILURE, terminal=terminal)
-    if isinstance(exc, LifeguardError):
-        return Explanation(str(exc), "refused", Exit.INVALID_INPUT)
+        return _upstream(exc)
+    for kinds, kind, status in _PLAIN:
+        if isinstance(exc, kinds):
+            return Explanation(str(exc), kind, status)
     incident = secrets.token_hex(4)
     log.error("unexpected error (incident %s)", incident, exc_info=exc)
     return Explanation(
@@ -334,3 +322,21 @@ def explain(exc: BaseException) -> Explanation:
         "internal",
         Exit.UPSTREAM_FAILURE,
     )
+
+
+# Errors whose message is what a person reads, most specific first.
+_PLAIN: tuple[tuple[type[LifeguardError] | tuple[type[LifeguardError], ...], Kind, Exit], ...] = (
+    (StartupError, "refused", Exit.UPSTREAM_FAILURE),
+    (Denied, "denied", Exit.INVALID_INPUT),
+    (StoreUnavailable, "unavailable", Exit.UPSTREAM_FAILURE),
+    (LifeguardError, "refused", Exit.INVALID_INPUT),
+)
+
+
+def _upstream(exc: UpstreamError) -> Explanation:
+    hint = f" To fix: {exc.hint}" if exc.hint else ""
+    text = f"{exc.service} failed: {exc.message}.{hint}"
+    terminal = (str(exc),)
+    if isinstance(exc, CredentialsError):
+        terminal = (exc.message, *((f"to fix: {exc.hint}",) if exc.hint else ()))
+    return Explanation(text, "upstream", Exit.UPSTREAM_FAILURE, terminal=terminal)

@@ -24,10 +24,10 @@ from bot.blocks.common import (
 )
 from bot.durations import format_duration
 from bot.inventory.models import ResolvedUse
-from bot.lifecycle.timefmt import human
+from bot.lifecycle.timefmt import DAY, human
 from bot.refs import RepositoryKey
 from bot.risk.models import Risk
-from bot.text import short_digest
+from bot.text import plural, short_digest
 
 MAX_CONSUMERS = 5
 SNOOZE_UNTIL_ACTS = "acts"
@@ -42,10 +42,10 @@ def duration_label(seconds: float) -> str:
         >>> duration_label(7 * 86400), duration_label(86400), duration_label(12 * 3600)
         ('7 days', '1 day', '12 hours')
     """
-    for unit, size in (("day", 86_400), ("hour", 3_600)):
+    for unit, size in (("day", int(DAY)), ("hour", 3_600)):
         count, rest = divmod(int(seconds), size)
         if count and not rest:
-            return f"{count} {unit}{'s' if count != 1 else ''}"
+            return plural(count, unit)
     return format_duration(seconds)
 
 

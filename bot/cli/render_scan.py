@@ -9,7 +9,7 @@ from rich.text import Text
 
 from bot.cli.render_plan import short_tags
 from bot.inventory.models import UseKind
-from bot.lifecycle.timefmt import human
+from bot.lifecycle.timefmt import DAY, human
 from bot.risk.models import Risk
 from bot.watch.scan import ScanReport
 
@@ -48,7 +48,7 @@ def _headline(report: ScanReport, risks: list[Risk], api_calls: int) -> str:
     in_use = sum(r.in_use for r in repositories)
     now = sum(1 for r in risks if not r.upcoming)
     later = len(risks) - now
-    horizon = report.options.horizon / 86_400
+    horizon = report.options.horizon / DAY
     return (
         f"Scan at {human(report.now)}: {_count(len(repositories), 'repository', 'repositories')}"
         f" ({with_policy} with a lifecycle policy), {_count(images, 'image')} under a policy, "

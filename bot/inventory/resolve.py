@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 
 from bot.inventory.models import ImageUse, ResolvedUse
 from bot.lifecycle.images import Image
+from bot.text import short_digest
 
 
 def uses_by_digest(
@@ -43,7 +44,7 @@ def uses_by_digest(
         found[resolved.digest].append(resolved)
         for child in by_digest[resolved.digest].children:
             if child in by_digest:
-                note = f"platform image of index {resolved.digest[7:19]}, which is in use"
+                note = f"platform image of index {short_digest(resolved.digest)}, which is in use"
                 found[child].append(ResolvedUse(use, child, note))
     return dict(found)
 

@@ -7,10 +7,11 @@ from collections.abc import Mapping, Sequence
 from bot.inventory.models import ResolvedUse
 from bot.lifecycle.decisions import Decision, Evaluation, Outcome
 from bot.lifecycle.explain import Explainer
+from bot.lifecycle.timefmt import DAY
 from bot.refs import RepositoryKey
 from bot.risk.models import Risk, RiskWhen
 
-DEFAULT_HORIZON = 7 * 86_400.0
+DEFAULT_HORIZON = 7 * DAY
 DEFAULT_PUSH_MARGIN = 2
 
 

@@ -42,7 +42,6 @@ from bot.risk.models import Risk
 from bot.settings import ScanSettings
 
 PolicySource = Literal["current", "proposed", "none"]
-REPOSITORY_CONCURRENCY = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,13 +142,12 @@ async def scan(
         else:
             work.extend((registry, repo) for repo in listing if _selected(repo, options))
     uses = _uses_by_repository(inventory.uses)
-    semaphore = asyncio.Semaphore(REPOSITORY_CONCURRENCY)
     done = 0
 
+    # Concurrency is bounded in one place: the AWS clients' limit per account and region.
     async def one(registry: Registry, repo: Repository) -> RepositoryResult:
         nonlocal done
-        async with semaphore:
-            result = await _scan_repository(registry, repo, uses, options)
+        result = await _scan_repository(registry, repo, uses, options)
         done += 1
         if progress is not None:
             progress(repo.key.name, done, len(work))

@@ -556,3 +556,13 @@ async def test_why_missing_when_cloudtrail_is_denied(boto: Any, moto: str) -> No
     assert diagnosis["verdict"] == "UNKNOWN"
     assert any("AccessDeniedException" in e["text"] for e in diagnosis["evidence"])
     assert "Grant cloudtrail:LookupEvents" in diagnosis["suggestions"][-1]
+
+
+def test_invalid_json_in_lifeguard_permissions_names_the_variable(moto: str) -> None:
+    env = cli_env(moto, LIFEGUARD_PERMISSIONS='[{"repositories": "*", ')
+    result = run("protections", env=env)
+    assert result.code == 2, result
+    assert_no_traceback(result)
+    [line] = result.err.strip().splitlines()
+    assert line.startswith("LIFEGUARD_PERMISSIONS (or a LIFEGUARD_PERMISSIONS__… variable)")
+    assert "is not valid JSON" in line and "None" not in line

@@ -13,6 +13,7 @@ from bot.ops.authorize import Actor
 from bot.ops.registry import parse_command
 from bot.ops.verb import Reply
 from bot.ops.verbs.retag import Answer
+from bot.settings import PermissionRule
 from bot.state.records import image_key
 from tests.functional.conftest import DAY, NOW, World
 
@@ -197,3 +198,16 @@ async def test_an_unexpected_failure_is_an_incident_never_a_traceback(world: Wor
 async def test_snooze_and_an_open_alert_record_what_ecr_will_do_when(world: World) -> None:
     key = image_key(world.key, "sha256:" + "0" * 64)
     assert await world.deps.alerts.get(key) is None
+
+
+async def test_permission_rules_may_name_accounts_and_regions(world: World) -> None:
+    digest = world.push("one", "v1")
+    rules = world.deps.settings.permissions
+    rules[:] = [PermissionRule(users=["U0ALICE"], accounts=["999999999999"])]
+    refused = await run(world, "protect app:v1")
+    assert "no permission rule covers app (111122223333, eu-west-1)" in text_of(refused)
+    rules[:] = [PermissionRule(users=["U0ALICE"], regions=["us-east-1"])]
+    assert "no permission rule covers app" in text_of(await run(world, "protect app:v1"))
+    rules[:] = [PermissionRule(users=["U0ALICE"], accounts=["111122223333"], regions=["eu-west-1"])]
+    allowed = await run(world, "protect app:v1")
+    assert allowed.exit == 0 and await world.deps.leases.get(world.key, digest) is not None

@@ -17,7 +17,7 @@ import redis.asyncio as aioredis
 
 from bot.edge.stores.memory import MemoryStore
 from bot.edge.stores.redis_store import DEFAULT_PREFIX, RedisStore
-from bot.errors import ConfigError, CredentialsError, Unreachable
+from bot.errors import ConfigError, CredentialsError, LifeguardError, Unreachable
 from bot.state.store import JsonObject, Store
 from tests.support.redis_server import (
     RedisServer,
@@ -519,6 +519,28 @@ async def test_a_bad_url_is_a_config_error(url: str, says: str) -> None:
     assert message.startswith("REDIS_URL: ")
     assert says in message
     assert "s3cret" not in message
+
+
+@pytest.mark.parametrize(
+    ("url", "secret_parts"),
+    [
+        ("redis://u:REDIS/PASS@QA-55@127.0.0.1:1/0", ["REDIS/", "PASS", "QA-55"]),
+        ("redis://u:pa#ss@127.0.0.1:6379/0", ["u:pa", "pa#", "#ss", "'pa'"]),
+        ("redis://:pa?ss@127.0.0.1:6379/0", [":pa", "pa?", "?ss"]),
+        ("redis://u:p@ss:w0rd@127.0.0.1:6379/0", ["ss:w0rd", "w0rd", "u:p@"]),
+        ("redis://:hunter2@127.0.0.1:1/0", ["hunter2"]),
+        ("redis://127.0.0.1:6379/0?password=hunter2&db=x", ["hunter2"]),
+    ],
+)
+async def test_no_part_of_a_password_ever_appears_in_an_error(
+    url: str, secret_parts: list[str]
+) -> None:
+    with pytest.raises(LifeguardError) as caught:
+        await RedisStore.connect(url, retries=0, socket_timeout=1.0)
+    message = str(caught.value)
+    assert message.startswith(("REDIS_URL: ", "redis ")), message
+    for part in secret_parts:
+        assert part not in message, (part, message)
 
 
 @pytest.fixture

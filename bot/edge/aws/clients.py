@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -340,14 +340,3 @@ def translate_client_error(
 
 def _pascal(snake: str) -> str:
     return "".join(part.capitalize() for part in snake.split("_"))
-
-
-async def gather_limited(factories: list[Callable[[], Awaitable[T]]], limit: int) -> list[T]:
-    """Run coroutine factories with at most ``limit`` at once; results in input order."""
-    semaphore = asyncio.Semaphore(limit)
-
-    async def run(factory: Callable[[], Awaitable[T]]) -> T:
-        async with semaphore:
-            return await factory()
-
-    return list(await asyncio.gather(*(run(f) for f in factories)))

@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any, TypeVar
 
-from bot.edge.aws.clients import AwsClients, AwsTarget, gather_limited
+from bot.edge.aws.clients import AwsClients, AwsTarget
 from bot.errors import AccessDenied, NotFound, UpstreamError
 from bot.inventory.models import CHANNEL_TAG, Consumer, ImageUse, UseKind
 from bot.refs import ImageRef, ecr_image_ref
@@ -376,7 +376,8 @@ class EcsSource:
                 yield item
 
     async def _gather(self, factories: list[Callable[[], Awaitable[T]]]) -> list[T]:
-        return await gather_limited(factories, self.aws.settings.max_concurrency)
+        # The clients limit concurrent requests per account and region.
+        return list(await asyncio.gather(*(factory() for factory in factories)))
 
 
 def api_unavailable(error: UpstreamError) -> bool:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from bot.edge.aws.clients import AwsClients, AwsTarget, gather_limited
+from bot.edge.aws.clients import AwsClients, AwsTarget
 from bot.errors import NotFound
 from bot.inventory.models import CHANNEL_TAG, Consumer, ImageUse, UseKind
 from bot.refs import ImageRef, ecr_image_ref
@@ -123,7 +123,8 @@ class LambdaSource:
         return response
 
     async def _gather(self, factories: list[Callable[[], Awaitable[Any]]]) -> list[Any]:
-        return await gather_limited(factories, self.aws.settings.max_concurrency)
+        # The clients limit concurrent requests per account and region.
+        return list(await asyncio.gather(*(factory() for factory in factories)))
 
 
 def version_plan(versions: list[str], aliases: list[dict[str, Any]], keep: int) -> list[VersionUse]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.edge.slack.client import slack_call
-from bot.errors import StartupError, CredentialsError, UpstreamError
+from bot.errors import CredentialsError, StartupError, UpstreamError
 
 
 async def check_tokens(bot: AsyncWebClient, app_token: str | None) -> str:

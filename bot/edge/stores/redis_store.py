@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import cast
@@ -39,6 +40,7 @@ from bot.errors import (
     Unreachable,
     UpstreamError,
 )
+from bot.lifecycle.timefmt import DAY
 from bot.state.store import Fence, JsonObject, LockHolder
 
 DEFAULT_PREFIX = "lifeguard:"
@@ -105,8 +107,9 @@ local id = redis.call('XADD', KEYS[1], 'MAXLEN', '=', ARGV[2], '*', 'entry', ARG
 redis.call('SET', KEYS[2], id, 'PX', ARGV[3])
 return id
 """
-SEEN_TTL = 7 * 86_400.0
+SEEN_TTL = 7 * DAY
 _ENTRY = "entry"
+_QUERY_PASSWORD = re.compile(r"(?i)([?&]password=)[^&#]*")
 
 
 class RedisStore:
@@ -522,7 +525,10 @@ def redact(url: str) -> str:
         'redis://u:***@127.0.0.1:1/0'
         >>> redact("redis://:pa#ss@host:6379")
         'redis://:***@host:6379'
+        >>> redact("redis://host:6379/0?password=s3cret&db=1")
+        'redis://host:6379/0?password=***&db=1'
     """
+    url = _QUERY_PASSWORD.sub(r"\1***", url)
     scheme, separator, rest = url.partition("://")
     if not separator or "@" not in rest:
         return url
