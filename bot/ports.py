@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.diagnose.cloudtrail_models import ImageDeletion, LifecycleAction, LookupResult, TagPush
 from bot.inventory.sources import InventorySource
@@ -226,3 +226,83 @@ class Cloud(Protocol):
     async def inventory_sources(self) -> Sequence[InventorySource]:
         """Every enabled inventory source."""
         ...
+
+
+class QueueMessage(Protocol):
+    """One received message (see :class:`bot.edge.aws.sqs.Message`)."""
+
+    @property
+    def message_id(self) -> str:
+        """The queue's id of the message."""
+        ...
+
+    @property
+    def body(self) -> str:
+        """What was sent."""
+        ...
+
+    @property
+    def receive_count(self) -> int:
+        """How many times it was received (this time included)."""
+        ...
+
+    @property
+    def sent_at(self) -> float:
+        """When it was sent, epoch seconds."""
+        ...
+
+
+class Queue(Protocol):
+    """The queue events arrive on (see :class:`bot.edge.aws.sqs.SqsQueue`)."""
+
+    async def receive(self, count: int, *, wait: int, visibility: float) -> Sequence[Any]:
+        """Up to ``count`` messages, long-polling ``wait`` seconds."""
+        ...
+
+    async def delete(self, message: Any) -> None:
+        """Remove a message that was handled."""
+        ...
+
+    async def extend(self, message: Any, seconds: float) -> None:
+        """Keep a message hidden ``seconds`` more (0: release it now)."""
+        ...
+
+    async def max_receive_count(self) -> int | None:
+        """After how many receives a message goes to the dead-letter queue."""
+        ...
+
+
+class Meter(Protocol):
+    """Where the flows report what they did (Prometheus, in production)."""
+
+    def event(self, kind: str, outcome: str) -> None:
+        """One event handled: its kind, and how (applied, ignored, duplicate, rejected...)."""
+        ...
+
+    def alert_latency(self, seconds: float) -> None:
+        """From an event's time to the alert it caused."""
+        ...
+
+    def queue_lag(self, seconds: float) -> None:
+        """The age of the oldest message just received."""
+        ...
+
+    def preview(self, agreed: bool, differences: int) -> None:
+        """One AWS preview compared with the local evaluation."""
+        ...
+
+
+class NoMeter:
+    """A :class:`Meter` that keeps nothing."""
+
+    def event(self, kind: str, outcome: str) -> None:
+        """Nothing kept."""
+
+    def alert_latency(self, seconds: float) -> None:
+        """Nothing kept."""
+
+    def queue_lag(self, seconds: float) -> None:
+        """Nothing kept."""
+
+    def preview(self, agreed: bool, differences: int) -> None:
+        """Nothing kept."""

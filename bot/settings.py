@@ -213,6 +213,32 @@ class ProtectSettings(BaseModel):
         return self
 
 
+class EventsSettings(BaseModel):
+    """The EventBridge events the bot consumes from SQS (``events.queue_url``; none: scan only)."""
+
+    model_config = _SECTION
+
+    queue_url: str | None = Field(default=None, pattern=r"^https?://\S+$")
+    wait_seconds: int = Field(default=20, ge=0, le=20)
+    batch: int = Field(default=10, ge=1, le=10)
+    concurrency: int = Field(default=4, ge=1, le=64)
+    visibility: Duration = 60.0
+    max_bytes: int = Field(default=262_144, ge=1_024, le=1_048_576)
+    inventory_max_age: Duration = 300.0
+
+
+class PreviewSettings(BaseModel):
+    """AWS's own lifecycle policy previews, compared with the local evaluation."""
+
+    model_config = _SECTION
+
+    enabled: bool = True
+    every: Duration = DAY
+    per_cycle: int = Field(default=5, ge=0, le=100)
+    poll_interval: Duration = 5.0
+    timeout: Duration = 300.0
+
+
 class BotSettings(BaseModel):
     """The running bot: scan cadence, audit channel, HTTP port."""
 
@@ -248,6 +274,8 @@ class Settings(BaseSettings):
     permissions: list[PermissionRule] = Field(default_factory=list)
     protect: ProtectSettings = Field(default_factory=ProtectSettings)
     bot: BotSettings = Field(default_factory=BotSettings)
+    events: EventsSettings = Field(default_factory=EventsSettings)
+    preview: PreviewSettings = Field(default_factory=PreviewSettings)
 
     slack_bot_token: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("SLACK_BOT_TOKEN", "slack_bot_token")

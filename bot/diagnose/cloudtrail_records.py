@@ -60,6 +60,49 @@ class _Record:
         )
 
 
+def read_records(
+    events: Iterable[Any],
+    event_name: str,
+    repository: str | None,
+    read: Any,
+) -> tuple[list[Any], int, int]:
+    """Read LookupEvents-shaped events of one ``event_name`` with a reader (:func:`_lifecycle`,
+    :func:`_deletion`, :func:`_tag_push`): what they hold, oldest first, and how many were
+    malformed and unrelated. The CloudTrail adapter and the events the bot stored share this.
+    """
+    items: list[Any] = []
+    malformed = unrelated = 0
+    for event in events:
+        try:
+            record = _Record(event, event_name)
+            if not record.concerns(repository):
+                unrelated += 1
+                continue
+            found, bad = read(record)
+        except _UNREADABLE:
+            malformed += 1
+            continue
+        items.extend(found)
+        malformed += bad
+    items.sort(key=_event_time)
+    return items, malformed, unrelated
+
+
+def as_lookup_event(record: Mapping[str, Any]) -> dict[str, Any]:
+    """A CloudTrail record (as EventBridge delivers it in ``detail``) in the shape LookupEvents
+    returns it, so the same readers read both.
+
+    Example:
+        >>> as_lookup_event({"eventID": "e1", "eventTime": "2020-03-12T20:22:12Z"})["EventId"]
+        'e1'
+    """
+    return {
+        "CloudTrailEvent": json.dumps(record),
+        "EventTime": record.get("eventTime"),
+        "EventId": record.get("eventID"),
+    }
+
+
 def _principal(data: Mapping[str, Any], event: Mapping[str, Any]) -> str:
     identity = data.get("userIdentity")
     if isinstance(identity, dict):

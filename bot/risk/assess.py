@@ -77,3 +77,45 @@ def _when(decision: Decision, now: float, horizon: float, push_margin: int) -> R
 def _urgency(risk: Risk) -> tuple[int, int, float, str]:
     timing = {"now": 0, "at": 1, "after_pushes": 2}[risk.when.kind]
     return (-risk.severity, timing, risk.when.at or 0.0, risk.digest)
+
+
+def aws_only_risks(
+    repository: RepositoryKey,
+    evaluation: Evaluation,
+    uses: Mapping[str, Sequence[ResolvedUse]],
+    aws_acts: Mapping[str, int],
+    already: Sequence[Risk],
+) -> list[Risk]:
+    """In-use images AWS's lifecycle preview acts on (digest → rule priority) that the local
+    evaluation keeps: at risk too, since either side expiring an image is enough.
+
+    Example:
+        >>> aws_only_risks(RepositoryKey("1", "r", "app"), Evaluation(None, (), 0.0), {}, {}, [])
+        []
+    """
+    policy = evaluation.policy
+    rules = {rule.rule_priority: rule for rule in policy.rules} if policy is not None else {}
+    known = {risk.digest for risk in already}
+    found: list[Risk] = []
+    for decision in evaluation.decisions:
+        digest = decision.image.digest
+        priority = aws_acts.get(digest)
+        if priority is None or digest not in uses or digest in known or decision.acted:
+            continue
+        rule = rules.get(priority)
+        outcome = (
+            Outcome.TRANSITION
+            if rule is not None and rule.action.type == "transition"
+            else Outcome.EXPIRE
+        )
+        found.append(
+            Risk(
+                repository,
+                replace(decision, outcome=outcome, rule=rule),
+                tuple(uses[digest]),
+                f"AWS's lifecycle preview says rule {priority} acts on it, though the local "
+                "evaluation keeps it: treated as at risk until they agree.",
+                RiskWhen("now"),
+            )
+        )
+    return found

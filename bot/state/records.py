@@ -415,3 +415,46 @@ class AuditLog:
         """Entries appended after ``position``, oldest first (for the audit channel poster)."""
         entries = await self.store.after(AUDIT_STREAM, position, count)
         return [(p, AuditEntry.model_validate(e)) for p, e in entries]
+
+
+IdempotencyState = Literal["mine", "done", "busy"]
+
+
+class EventLedger:
+    """One record per event id, so that an event delivered twice has its effect once.
+
+    ``begin`` claims an event (in progress, expiring so that a replica that dies lets go); ``done``
+    marks it handled for a week; ``abandon`` lets a redelivery try again.
+
+    Example::
+
+        ledger = EventLedger(store)
+        if await ledger.begin(event_id, owner, ttl=120) == "mine":
+            ...   # react, then
+            await ledger.done(event_id)
+    """
+
+    DONE_TTL = 7 * 86_400.0
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def begin(self, event_id: str, owner: str, ttl: float) -> IdempotencyState:
+        """Claim the event: ``mine`` to handle it, ``done`` already, ``busy`` with another."""
+        name = f"event:{event_id}"
+        if await self.store.create(name, {"state": "in-progress", "owner": owner}, ttl=ttl):
+            return "mine"
+        found = await self.store.get(name) or {}
+        if found.get("state") == "done":
+            return "done"
+        return "mine" if found.get("owner") == owner else "busy"
+
+    async def done(self, event_id: str) -> None:
+        """The event's effects are stored."""
+        await self.store.put(f"event:{event_id}", {"state": "done"}, ttl=self.DONE_TTL)
+
+    async def abandon(self, event_id: str, owner: str) -> None:
+        """Let a redelivery handle it (the reaction failed)."""
+        found = await self.store.get(f"event:{event_id}") or {}
+        if found.get("owner") == owner and found.get("state") == "in-progress":
+            await self.store.delete(f"event:{event_id}")

@@ -91,6 +91,22 @@ class Store(Protocol):
         """Members with ``low <= score <= high``, lowest score first."""
         ...
 
+    async def hash_get_all(self, name: str) -> dict[str, str]:
+        """Every field of a hash (empty when there is none)."""
+        ...
+
+    async def hash_set(self, name: str, fields: dict[str, str]) -> None:
+        """Set fields of a hash (others stay)."""
+        ...
+
+    async def hash_delete(self, name: str, fields: list[str]) -> None:
+        """Remove fields of a hash."""
+        ...
+
+    async def hash_replace(self, name: str, fields: dict[str, str]) -> None:
+        """Replace a whole hash at once (atomically: readers see the old or the new one)."""
+        ...
+
     async def acquire(self, lock: str, owner: str, ttl: float) -> int | None:
         """Take the lock for ``ttl`` seconds, or renew it when ``owner`` holds it already.
 

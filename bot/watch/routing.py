@@ -4,7 +4,10 @@ the default channel (pure)."""
 from __future__ import annotations
 
 import fnmatch
+from collections.abc import Sequence
 
+from bot.inventory.models import ResolvedUse
+from bot.refs import RepositoryKey
 from bot.risk.models import Risk
 from bot.settings import RoutingSettings
 
@@ -24,10 +27,23 @@ def route(risk: Risk, routing: RoutingSettings) -> str | None:
         >>> route(risk, RoutingSettings(rules=[RouteRule(repositories="shop/*", channel="#shop")]))
         '#shop'
     """
-    for use in sorted(risk.uses, key=lambda u: -u.kind):
+    return route_repository(risk.repository, routing, risk.uses)
+
+
+def route_repository(
+    repository: RepositoryKey, routing: RoutingSettings, uses: Sequence[ResolvedUse] = ()
+) -> str | None:
+    """The channel for news about a repository: the owner of the most urgent of ``uses``, else
+    the repository rules, else the default channel.
+
+    Example:
+        >>> route_repository(RepositoryKey("1", "r", "app"), RoutingSettings(default_channel="#x"))
+        '#x'
+    """
+    for use in sorted(uses, key=lambda u: -u.kind):
         if use.consumer.channel:
             return use.consumer.channel
     for rule in routing.rules:
-        if fnmatch.fnmatchcase(risk.repository.name, rule.repositories):
+        if fnmatch.fnmatchcase(repository.name, rule.repositories):
             return rule.channel
     return routing.default_channel

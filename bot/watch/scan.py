@@ -203,8 +203,28 @@ async def _scan_repository(
         return RepositoryResult(key, "current", error=str(exc))
     except InputError as exc:
         return RepositoryResult(key, "current", error=f"lifecycle policy not understood: {exc}")
+    return assess_repository(
+        key, policy, images, uses_for(key, uses), options, source=source, evaluated_at=evaluated_at
+    )
+
+
+def assess_repository(
+    key: RepositoryKey,
+    policy: LifecyclePolicy,
+    images: list[Image],
+    uses: list[ImageUse],
+    options: ScanOptions,
+    *,
+    source: PolicySource = "current",
+    evaluated_at: float | None = None,
+) -> RepositoryResult:
+    """Evaluate a repository's policy over its images and assess the ones in use (pure).
+
+    The scan calls this for every repository; the event consumer calls it for the one repository
+    an event concerns, from the cached images.
+    """
     evaluation = evaluate(policy, images, options.now)
-    in_use = uses_by_digest(images, uses_for(key, uses))
+    in_use = uses_by_digest(images, uses)
     risks = assess(
         key, evaluation, in_use, horizon=options.horizon, push_margin=options.push_margin
     )
@@ -218,6 +238,11 @@ async def _scan_repository(
         last_evaluated_at=evaluated_at,
         digests=frozenset(image.digest for image in images),
     )
+
+
+def uses_index(uses: Sequence[ImageUse]) -> UsesIndex:
+    """The inventory's uses indexed by the repository they name (for :func:`uses_for`)."""
+    return _uses_by_repository(uses)
 
 
 async def _policy(

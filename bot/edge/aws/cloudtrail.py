@@ -31,12 +31,11 @@ from bot.diagnose.cloudtrail_models import (
     TagPush,
 )
 from bot.diagnose.cloudtrail_records import (
-    _UNREADABLE,
     _deletion,
-    _event_time,
     _lifecycle,
     _Record,
     _tag_push,
+    read_records,
 )
 from bot.edge.aws.clients import AwsClients, AwsTarget
 from bot.lifecycle.timefmt import parse_instant, to_datetime
@@ -207,21 +206,7 @@ class CloudTrailForensics:
         read: Callable[[_Record], tuple[list[T], int]],
     ) -> LookupResult[T]:
         events, pages, truncated = await self._lookup(event_name, start, end)
-        items: list[T] = []
-        malformed = unrelated = 0
-        for event in events:
-            try:
-                record = _Record(event, event_name)
-                if not record.concerns(repository):
-                    unrelated += 1
-                    continue
-                found, bad = read(record)
-            except _UNREADABLE:
-                malformed += 1
-                continue
-            items.extend(found)
-            malformed += bad
-        items.sort(key=_event_time)
+        items, malformed, unrelated = read_records(events, event_name, repository, read)
         return LookupResult(tuple(items), truncated, pages, malformed, unrelated)
 
     async def _lookup(

@@ -35,6 +35,7 @@ class MemoryStore:
         self._clock = clock
         self._records: dict[str, tuple[str, float | None]] = {}
         self._indexes: dict[str, dict[str, float]] = {}
+        self._hashes: dict[str, dict[str, str]] = {}
         self._locks: dict[str, tuple[str, int, float]] = {}
         self._fences: dict[str, int] = {}
         self._streams: dict[str, list[tuple[str, JsonObject]]] = {}
@@ -99,6 +100,24 @@ class MemoryStore:
         """Members with ``low <= score <= high``, lowest first."""
         members = self._indexes.get(index, {})
         return sorted(((m, s) for m, s in members.items() if low <= s <= high), key=_by_score)
+
+    async def hash_get_all(self, name: str) -> dict[str, str]:
+        """Every field of a hash."""
+        return dict(self._hashes.get(name, {}))
+
+    async def hash_set(self, name: str, fields: dict[str, str]) -> None:
+        """Set fields of a hash."""
+        self._hashes.setdefault(name, {}).update(fields)
+
+    async def hash_delete(self, name: str, fields: list[str]) -> None:
+        """Remove fields of a hash."""
+        found = self._hashes.get(name, {})
+        for field in fields:
+            found.pop(field, None)
+
+    async def hash_replace(self, name: str, fields: dict[str, str]) -> None:
+        """Replace a whole hash."""
+        self._hashes[name] = dict(fields)
 
     async def acquire(self, lock: str, owner: str, ttl: float) -> int | None:
         """Take or renew a lock; the fencing token, or None when someone else holds it."""

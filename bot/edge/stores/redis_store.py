@@ -7,6 +7,7 @@ locks and streams of the same name never collide (as in the in-process ``MemoryS
     lifeguard:index:<index>        a sorted set
     lifeguard:lock:<lock>          "<fencing token> <owner>", with a PX expiry
     lifeguard:fence:<lock>         the last fencing token handed out for the lock (INCR)
+    lifeguard:hash:<name>          a hash (the repository image cache)
     lifeguard:stream:<name>        a stream whose entries hold one field, ``entry``, a JSON string
     lifeguard:seen:<name>:<id>     the stream id an entry id was appended as (kept 7 days)
 
@@ -24,7 +25,7 @@ import math
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import cast
+from typing import Any, cast
 from urllib.parse import parse_qsl, urlsplit
 
 import redis.asyncio as aioredis
@@ -307,6 +308,55 @@ class RedisStore:
             )
         pairs = cast("list[tuple[str, float]]", found)  # WITHSCORES: (member, score) pairs
         return [(str(member), float(score)) for member, score in pairs]
+
+    async def hash_get_all(self, name: str) -> dict[str, str]:
+        """Every field of a hash (HGETALL).
+
+        Example::
+
+            images = await store.hash_get_all("images:123456789012/eu-west-1/app")
+        """
+        async with self._translated("HGETALL"):
+            found = await self._client.hgetall(self._key("hash", name))
+        return {str(k): str(v) for k, v in found.items()}
+
+    async def hash_set(self, name: str, fields: dict[str, str]) -> None:
+        """Set fields of a hash (HSET).
+
+        Example::
+
+            await store.hash_set("images:…/app", {"sha256:…": "[...]"})
+        """
+        if not fields:
+            return
+        async with self._translated("HSET"):
+            await self._client.hset(self._key("hash", name), mapping=cast("Any", fields))
+
+    async def hash_delete(self, name: str, fields: list[str]) -> None:
+        """Remove fields of a hash (HDEL).
+
+        Example::
+
+            await store.hash_delete("images:…/app", ["sha256:…"])
+        """
+        if not fields:
+            return
+        async with self._translated("HDEL"):
+            await self._client.hdel(self._key("hash", name), *fields)
+
+    async def hash_replace(self, name: str, fields: dict[str, str]) -> None:
+        """Replace a whole hash in one transaction (DEL then HSET, MULTI/EXEC).
+
+        Example::
+
+            await store.hash_replace("images:…/app", {digest: image_json, ...})
+        """
+        full = self._key("hash", name)
+        async with self._translated("MULTI"), self._client.pipeline(transaction=True) as pipe:
+            pipe.delete(full)
+            if fields:
+                pipe.hset(full, mapping=cast("Any", fields))
+            await pipe.execute()
 
     async def acquire(self, lock: str, owner: str, ttl: float) -> int | None:
         """Take the lock for ``ttl`` seconds, or renew our own; the fencing token, or None.
