@@ -11,15 +11,20 @@ be diffed against a real preview. The extra top-level keys carry what AWS does n
 
 from __future__ import annotations
 
+from collections import Counter, defaultdict
+from operator import attrgetter
 from typing import Any
 
 from bot.lifecycle.decisions import MANIFEST_LIST_FAILURE, Decision, Evaluation, Outcome
 from bot.lifecycle.explain import Explainer, describe_rule
+from bot.lifecycle.images import ImageStatus, gc_paused
 from bot.lifecycle.timefmt import iso
 
 
-def preview_result(decision: Decision) -> dict[str, Any]:
+def preview_result(decision: Decision, pushed_at: str | None = None) -> dict[str, Any]:
     """One ``previewResults`` entry for an image the policy acts on.
+
+    ``pushed_at`` is the image's ``imagePushedAt`` text when the caller already has it.
 
     Example:
         >>> from bot.lifecycle.parse import parse_policy
@@ -33,17 +38,27 @@ def preview_result(decision: Decision) -> dict[str, Any]:
         ({'type': 'EXPIRE'}, 'STANDARD')
     """
     assert decision.rule is not None
-    action: dict[str, str] = {"type": decision.outcome.value.upper()}
-    if decision.outcome is Outcome.TRANSITION:
-        action["targetStorageClass"] = "ARCHIVE"
+    image = decision.image
     return {
-        "imageDigest": decision.image.digest,
-        "imageTags": list(decision.image.tags),
-        "imagePushedAt": iso(decision.image.pushed_at),
-        "action": action,
+        "imageDigest": image.digest,
+        "imageTags": list(image.tags),
+        "imagePushedAt": iso(image.pushed_at) if pushed_at is None else pushed_at,
+        "action": _ACTIONS[decision.outcome].copy(),
         "appliedRulePriority": decision.rule.rule_priority,
-        "storageClass": decision.image.storage_class.upper(),
+        "storageClass": "STANDARD" if image.status is _ACTIVE else "ARCHIVE",
     }
+
+
+_ACTIVE = ImageStatus.ACTIVE
+_KEEP = Outcome.KEEP
+_ACTIONS: dict[Outcome, dict[str, str]] = {  # copied into each entry
+    Outcome.EXPIRE: {"type": "EXPIRE"},
+    Outcome.TRANSITION: {"type": "TRANSITION", "targetStorageClass": "ARCHIVE"},
+    Outcome.BLOCKED: {"type": "BLOCKED"},
+    Outcome.KEEP: {"type": "KEEP"},
+}
+_OUTCOMES = {outcome: outcome.value.upper() for outcome in Outcome}
+_STATUSES = {status: status.value for status in ImageStatus}
 
 
 def preview_summary(evaluation: Evaluation) -> dict[str, Any]:
@@ -52,10 +67,10 @@ def preview_summary(evaluation: Evaluation) -> dict[str, Any]:
     ``transitioningImageTotalCounts`` is always present (empty when nothing is archived), where
     AWS leaves it out; everything else matches the API.
     """
-    acted = list(evaluation.acted())
-    transitions = sum(1 for d in acted if d.outcome is Outcome.TRANSITION)
+    outcomes = Counter(d.outcome for d in evaluation.decisions)
+    transitions = outcomes[Outcome.TRANSITION]
     return {
-        "expiringImageTotalCount": sum(1 for d in acted if d.outcome is Outcome.EXPIRE),
+        "expiringImageTotalCount": outcomes[Outcome.EXPIRE],
         "transitioningImageTotalCounts": (
             [{"targetStorageClass": "ARCHIVE", "imageTotalCount": transitions}]
             if transitions
@@ -66,23 +81,54 @@ def preview_summary(evaluation: Evaluation) -> dict[str, Any]:
 
 def image_entry(decision: Decision, explainer: Explainer) -> dict[str, Any]:
     """The explanation of one image, for the ``images`` list."""
-    entry: dict[str, Any] = {
-        "imageDigest": decision.image.digest,
-        "imageTags": list(decision.image.tags),
-        "imagePushedAt": iso(decision.image.pushed_at),
-        "imageStatus": decision.image.status.value,
-        "outcome": decision.outcome.value.upper(),
-        "governingRulePriority": decision.rule.rule_priority if decision.rule else None,
-        "reason": explainer.explain(decision),
-    }
-    if decision.rank is not None:
-        entry["rank"] = decision.rank + 1
-        entry["identifiedCount"] = decision.identified
-    if decision.headroom is not None:
-        entry["headroom"] = decision.headroom
-    if decision.eligible_at is not None and not decision.acted:
-        entry["eligibleAt"] = iso(decision.eligible_at)
-    return entry
+    return image_entries([decision], explainer)[0]
+
+
+def image_entries(
+    decisions: list[Decision], explainer: Explainer, pushed_at: list[str] | None = None
+) -> list[dict[str, Any]]:
+    """The ``images`` entries of many decisions (``pushed_at``: their ``imagePushedAt`` texts).
+
+    Built column by column: a plan lists up to hundreds of thousands of them.
+    """
+    if pushed_at is None:
+        pushed_at = list(map(iso, map(_pushed_at, decisions)))
+    reasons = list(map(explainer.explain, decisions))
+    entries = [
+        {
+            "imageDigest": image.digest,
+            "imageTags": list(image.tags),
+            "imagePushedAt": pushed,
+            "imageStatus": _STATUSES[image.status],
+            "outcome": _OUTCOMES[decision.outcome],
+            "governingRulePriority": None if rule is None else rule.rule_priority,
+            "reason": reason,
+        }
+        for decision, image, rule, pushed, reason in zip(
+            decisions,
+            map(_image_of, decisions),
+            map(_rule_of, decisions),
+            pushed_at,
+            reasons,
+            strict=True,
+        )
+    ]
+    for entry, decision in zip(entries, decisions, strict=True):
+        rank = decision.rank
+        if rank is not None:
+            entry["rank"] = rank + 1
+            entry["identifiedCount"] = decision.identified
+            headroom = decision.headroom
+            if headroom is not None:
+                entry["headroom"] = headroom
+        elif decision.measured_from is not None and not decision.acted:
+            entry["eligibleAt"] = iso(decision.eligible_at or 0.0)
+    return entries
+
+
+_image_of = attrgetter("image")
+_rule_of = attrgetter("rule")
+_pushed_at = attrgetter("image.pushed_at")
 
 
 def preview_document(evaluation: Evaluation, *, include_kept: bool = False) -> dict[str, Any]:
@@ -103,40 +149,53 @@ def preview_document(evaluation: Evaluation, *, include_kept: bool = False) -> d
         >>> doc["summary"]["expiringImageTotalCount"], doc["previewResults"][0]["imageTags"]
         (1, ['a'])
     """
-    explainer = Explainer(evaluation)
-    acted = sorted(
-        evaluation.acted(),
-        key=lambda d: (d.rule.rule_priority if d.rule else 0, d.image.effective_pushed_at),
-    )
-    return {
-        "evaluatedAt": iso(evaluation.now),
-        "previewResults": [preview_result(d) for d in acted],
-        "summary": preview_summary(evaluation),
-        "failures": [
-            {
-                "imageDigest": d.image.digest,
-                "imageTags": list(d.image.tags),
-                "appliedRulePriority": d.rule.rule_priority if d.rule else None,
-                "failureCode": MANIFEST_LIST_FAILURE,
-                "failureReason": "Requested image referenced by manifest list: ["
-                + ", ".join(d.blocked_by)
-                + "]",
-            }
-            for d in evaluation.blocked()
-        ],
-        "rules": [
-            {
-                "rulePriority": s.rule.rule_priority,
-                "description": describe_rule(s.rule),
-                "identifiedCount": s.identified,
-                "governedCount": s.governed,
-                "actedCount": s.acted,
-            }
-            for s in evaluation.rules
-        ],
-        "images": [
-            image_entry(d, explainer)
-            for d in evaluation.decisions
-            if include_kept or d.outcome is not Outcome.KEEP
-        ],
-    }
+    with gc_paused():
+        listed = [d for d in evaluation.decisions if include_kept or d.outcome is not _KEEP]
+        pushed_at = list(map(iso, map(_pushed_at, listed)))
+        text_of = dict(zip(map(id, listed), pushed_at, strict=True))  # shared by both lists
+        return {
+            "evaluatedAt": iso(evaluation.now),
+            "previewResults": [
+                preview_result(d, text_of[id(d)]) for d in _acted_in_preview_order(evaluation)
+            ],
+            "summary": preview_summary(evaluation),
+            "failures": [
+                {
+                    "imageDigest": d.image.digest,
+                    "imageTags": list(d.image.tags),
+                    "appliedRulePriority": d.rule.rule_priority if d.rule else None,
+                    "failureCode": MANIFEST_LIST_FAILURE,
+                    "failureReason": "Requested image referenced by manifest list: ["
+                    + ", ".join(d.blocked_by)
+                    + "]",
+                }
+                for d in evaluation.blocked()
+            ],
+            "rules": [
+                {
+                    "rulePriority": s.rule.rule_priority,
+                    "description": describe_rule(s.rule),
+                    "identifiedCount": s.identified,
+                    "governedCount": s.governed,
+                    "actedCount": s.acted,
+                }
+                for s in evaluation.rules
+            ],
+            "images": image_entries(listed, Explainer(evaluation), pushed_at),
+        }
+
+
+def _acted_in_preview_order(evaluation: Evaluation) -> list[Decision]:
+    """The decisions that act, by rule priority, then oldest first (as AWS lists them)."""
+    by_rule: dict[int, list[Decision]] = defaultdict(list)
+    for decision in evaluation.acted():
+        by_rule[id(decision.rule)].append(decision)
+    ordered: list[Decision] = []
+    for summary in sorted(evaluation.rules, key=lambda s: s.rule.rule_priority):
+        group = by_rule.get(id(summary.rule), [])
+        group.sort(key=_effective_pushed_at)  # stable: equal times keep their rank order
+        ordered += group
+    return ordered
+
+
+_effective_pushed_at = attrgetter("image.effective_pushed_at")
