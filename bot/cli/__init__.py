@@ -147,6 +147,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args, unknown = parser.parse_known_args(arguments)
     if unknown:
         _refuse_unknown(args.subparser, unknown)
+    args.whole_process = argv is None  # run as the program: a command may end the process itself
     handler: Command = args.handler
     try:
         return int(handler(args))

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 import time
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any, TypedDict
+from typing import TYPE_CHECKING, Any, BinaryIO, TypedDict
 
 import msgspec
 import orjson
@@ -40,7 +41,7 @@ from bot.lifecycle.inputs import (
 )
 from bot.lifecycle.lint import Severity, lint
 from bot.lifecycle.parse import parse_policy_document
-from bot.lifecycle.preview import preview_document
+from bot.lifecycle.preview import Chunks, preview_sections
 from bot.lifecycle.problems import Problem
 from bot.lifecycle.timefmt import human, parse_instant
 from bot.lifecycle.validate import MAX_POLICY_CHARACTERS
@@ -117,7 +118,8 @@ def _plan(args: argparse.Namespace) -> Exit:
     evaluation = evaluate(policy, images, now)
     del images, read
     if args.format == "json":
-        _print_json(preview_document(evaluation, include_kept=args.all))
+        write_json(preview_sections(evaluation, include_kept=args.all), sys.stdout.buffer)
+        _end_process_now(args)
     else:
         from bot.cli.render_plan import render_plan  # noqa: PLC0415 (lazy: start-up)
 
@@ -126,7 +128,25 @@ def _plan(args: argparse.Namespace) -> Exit:
             f" at {human(now)}\nPolicy: {display_name(args.policy)}"
         )
         render_plan(stdout_console(), evaluation, heading=heading, show_kept=args.all)
+        _end_process_now(args)
     return Exit.OK
+
+
+def _end_process_now(args: argparse.Namespace) -> None:
+    """When the process is this command, end it once the output is out: exit 0, at once.
+
+    Freeing a large plan's heap (millions of objects) takes longer than some whole plans; the
+    process is ending anyway, so it skips that, as mypy does. Run in-process (``main(argv)``,
+    tests), the command returns normally.
+    """
+    if not getattr(args, "whole_process", False):
+        return
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except BrokenPipeError:
+        pass  # the reader went away (| head): as main() does, that is success
+    os._exit(int(Exit.OK))
 
 
 def _one_reader_of_stdin(args: argparse.Namespace) -> None:
@@ -261,12 +281,52 @@ def _note(text: str) -> None:
 
 
 def _print_json(document: Any) -> None:
-    """Write a document as indented JSON, as ``json.dumps(indent=2, ensure_ascii=False)`` would."""
-    data = orjson.dumps(document, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE)
-    del document
     sys.stdout.flush()
-    sys.stdout.buffer.write(data)
-    sys.stdout.buffer.flush()
+    write_json(document, sys.stdout.buffer)
+
+
+def write_json(document: dict[str, Any], out: BinaryIO) -> None:
+    """Write a JSON object as ``json.dumps(document, indent=2, ensure_ascii=False)`` would, and a
+    newline; a :class:`~bot.lifecycle.preview.Chunks` value is written a chunk at a time.
+
+    orjson encodes each value; only the framing of the top-level object and of chunked lists is
+    written here, so that a plan of 100,000 images never holds all its entries, or their text.
+
+    Example:
+        >>> import io
+        >>> from bot.lifecycle.preview import Chunks
+        >>> out = io.BytesIO()
+        >>> write_json({"n": 1, "items": Chunks(lambda: iter([[{"a": 1}], [{"a": 2}]]))}, out)
+        >>> out.getvalue() == (json.dumps({"n": 1, "items": [{"a": 1}, {"a": 2}]}, indent=2)
+        ...                    + "\\n").encode()
+        True
+    """
+    if not document:
+        out.write(b"{}\n")
+        return
+    for index, (key, value) in enumerate(document.items()):
+        out.write(b",\n  " if index else b"{\n  ")
+        out.write(orjson.dumps(key) + b": ")
+        if isinstance(value, Chunks):
+            _write_chunks(value, out)
+        else:
+            out.write(orjson.dumps(value, option=orjson.OPT_INDENT_2).replace(b"\n", b"\n  "))
+    out.write(b"\n}\n")
+    out.flush()
+
+
+def _write_chunks(chunks: Chunks, out: BinaryIO) -> None:
+    """A list, one chunk of items at a time, as the value of a top-level key."""
+    empty = True
+    for chunk in chunks:
+        if not chunk:
+            continue
+        # "[\n  item,\n  item\n]" at the top level: keep the items, two spaces deeper.
+        items = orjson.dumps(chunk, option=orjson.OPT_INDENT_2)[2:-2]
+        out.write(b"[\n  " if empty else b",\n  ")
+        out.write(items.replace(b"\n", b"\n  "))
+        empty = False
+    out.write(b"[]" if empty else b"\n  ]")
 
 
 def run_lint(args: argparse.Namespace) -> Exit:

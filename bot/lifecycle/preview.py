@@ -12,6 +12,9 @@ be diffed against a real preview. The extra top-level keys carry what AWS does n
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from itertools import chain
 from operator import attrgetter
 from typing import Any
 
@@ -21,10 +24,8 @@ from bot.lifecycle.images import ImageStatus, gc_paused
 from bot.lifecycle.timefmt import iso
 
 
-def preview_result(decision: Decision, pushed_at: str | None = None) -> dict[str, Any]:
+def preview_result(decision: Decision) -> dict[str, Any]:
     """One ``previewResults`` entry for an image the policy acts on.
-
-    ``pushed_at`` is the image's ``imagePushedAt`` text when the caller already has it.
 
     Example:
         >>> from bot.lifecycle.parse import parse_policy
@@ -37,16 +38,29 @@ def preview_result(decision: Decision, pushed_at: str | None = None) -> dict[str
         >>> preview_result(d)["action"], preview_result(d)["storageClass"]
         ({'type': 'EXPIRE'}, 'STANDARD')
     """
-    assert decision.rule is not None
-    image = decision.image
-    return {
-        "imageDigest": image.digest,
-        "imageTags": list(image.tags),
-        "imagePushedAt": iso(image.pushed_at) if pushed_at is None else pushed_at,
-        "action": _ACTIONS[decision.outcome].copy(),
-        "appliedRulePriority": decision.rule.rule_priority,
-        "storageClass": "STANDARD" if image.status is _ACTIVE else "ARCHIVE",
-    }
+    return preview_results([decision], [iso(decision.image.pushed_at)])[0]
+
+
+def preview_results(decisions: list[Decision], pushed_at: list[str]) -> list[dict[str, Any]]:
+    """The ``previewResults`` entries of decisions that act (``pushed_at``: ``imagePushedAt``)."""
+    actions, active = _ACTIONS, _ACTIVE
+    return [
+        {
+            "imageDigest": image.digest,
+            "imageTags": list(image.tags),
+            "imagePushedAt": pushed,
+            "action": actions[decision.outcome].copy(),
+            "appliedRulePriority": priority,
+            "storageClass": "STANDARD" if image.status is active else "ARCHIVE",
+        }
+        for decision, image, priority, pushed in zip(
+            decisions,
+            map(_image_of, decisions),
+            map(_priority_of, decisions),  # every decision that acts has its rule
+            pushed_at,
+            strict=True,
+        )
+    ]
 
 
 _ACTIVE = ImageStatus.ACTIVE
@@ -128,6 +142,7 @@ def image_entries(
 
 _image_of = attrgetter("image")
 _rule_of = attrgetter("rule")
+_priority_of = attrgetter("rule.rule_priority")
 _pushed_at = attrgetter("image.pushed_at")
 
 
@@ -135,7 +150,7 @@ def preview_document(evaluation: Evaluation, *, include_kept: bool = False) -> d
     """The whole JSON document ``ecr-lifeguard plan --format json`` prints.
 
     ``images`` explains the images acted on and the blocked ones; with ``include_kept`` it
-    explains every image.
+    explains every image. :func:`preview_sections` gives the same document a chunk at a time.
 
     Example:
         >>> from bot.lifecycle.parse import parse_policy
@@ -150,39 +165,88 @@ def preview_document(evaluation: Evaluation, *, include_kept: bool = False) -> d
         (1, ['a'])
     """
     with gc_paused():
-        listed = [d for d in evaluation.decisions if include_kept or d.outcome is not _KEEP]
-        pushed_at = list(map(iso, map(_pushed_at, listed)))
-        text_of = dict(zip(map(id, listed), pushed_at, strict=True))  # shared by both lists
+        sections = preview_sections(evaluation, include_kept=include_kept)
         return {
-            "evaluatedAt": iso(evaluation.now),
-            "previewResults": [
-                preview_result(d, text_of[id(d)]) for d in _acted_in_preview_order(evaluation)
-            ],
-            "summary": preview_summary(evaluation),
-            "failures": [
-                {
-                    "imageDigest": d.image.digest,
-                    "imageTags": list(d.image.tags),
-                    "appliedRulePriority": d.rule.rule_priority if d.rule else None,
-                    "failureCode": MANIFEST_LIST_FAILURE,
-                    "failureReason": "Requested image referenced by manifest list: ["
-                    + ", ".join(d.blocked_by)
-                    + "]",
-                }
-                for d in evaluation.blocked()
-            ],
-            "rules": [
-                {
-                    "rulePriority": s.rule.rule_priority,
-                    "description": describe_rule(s.rule),
-                    "identifiedCount": s.identified,
-                    "governedCount": s.governed,
-                    "actedCount": s.acted,
-                }
-                for s in evaluation.rules
-            ],
-            "images": image_entries(listed, Explainer(evaluation), pushed_at),
+            key: list(chain.from_iterable(value)) if isinstance(value, Chunks) else value
+            for key, value in sections.items()
         }
+
+
+CHUNK = 10_000  # entries made at a time by preview_sections
+
+
+@dataclass(frozen=True)
+class Chunks:
+    """A list too long to hold at once (one entry per image): iterate it for its chunks."""
+
+    make: Callable[[], Iterator[list[dict[str, Any]]]]
+
+    def __iter__(self) -> Iterator[list[dict[str, Any]]]:
+        return self.make()
+
+
+def preview_sections(evaluation: Evaluation, *, include_kept: bool = False) -> dict[str, Any]:
+    """The document of :func:`preview_document`, its two per-image lists as :class:`Chunks`.
+
+    A writer can then hold one chunk of entries at a time instead of a few hundred megabytes
+    for a large repository.
+
+    Example:
+        >>> from bot.lifecycle.parse import parse_policy
+        >>> from bot.lifecycle.evaluate import evaluate
+        >>> from bot.lifecycle.images import Image
+        >>> policy = parse_policy('''{"rules": [{"rulePriority": 1, "action": {"type": "expire"},
+        ...   "selection": {"tagStatus": "any", "countType": "imageCountMoreThan",
+        ...                 "countNumber": 1}}]}''')
+        >>> imgs = [Image("sha256:" + c * 64, (c,), t) for c, t in (("a", 1.0), ("b", 2.0))]
+        >>> sections = preview_sections(evaluate(policy, imgs, now=3.0))
+        >>> [len(chunk) for chunk in sections["images"]]
+        [1]
+    """
+    listed = [d for d in evaluation.decisions if include_kept or d.outcome is not _KEEP]
+    pushed_at = list(map(iso, map(_pushed_at, listed)))
+    text_of = dict(zip(map(id, listed), pushed_at, strict=True))  # shared by both lists
+    acted = _acted_in_preview_order(evaluation)
+    explainer = Explainer(evaluation)
+
+    def preview_chunks() -> Iterator[list[dict[str, Any]]]:
+        for start in range(0, len(acted), CHUNK):
+            part = acted[start : start + CHUNK]
+            yield preview_results(part, [text_of[id(d)] for d in part])
+
+    def image_chunks() -> Iterator[list[dict[str, Any]]]:
+        for start in range(0, len(listed), CHUNK):
+            end = start + CHUNK
+            yield image_entries(listed[start:end], explainer, pushed_at[start:end])
+
+    return {
+        "evaluatedAt": iso(evaluation.now),
+        "previewResults": Chunks(preview_chunks),
+        "summary": preview_summary(evaluation),
+        "failures": [
+            {
+                "imageDigest": d.image.digest,
+                "imageTags": list(d.image.tags),
+                "appliedRulePriority": d.rule.rule_priority if d.rule else None,
+                "failureCode": MANIFEST_LIST_FAILURE,
+                "failureReason": "Requested image referenced by manifest list: ["
+                + ", ".join(d.blocked_by)
+                + "]",
+            }
+            for d in evaluation.blocked()
+        ],
+        "rules": [
+            {
+                "rulePriority": s.rule.rule_priority,
+                "description": describe_rule(s.rule),
+                "identifiedCount": s.identified,
+                "governedCount": s.governed,
+                "actedCount": s.acted,
+            }
+            for s in evaluation.rules
+        ],
+        "images": Chunks(image_chunks),
+    }
 
 
 def _acted_in_preview_order(evaluation: Evaluation) -> list[Decision]:
