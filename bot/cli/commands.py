@@ -291,6 +291,7 @@ def write_json(document: dict[str, Any], out: BinaryIO) -> None:
 
     orjson encodes each value; only the framing of the top-level object and of chunked lists is
     written here, so that a plan of 100,000 images never holds all its entries, or their text.
+    (Floats would be written as orjson writes them; the plan and lint documents have none.)
 
     Example:
         >>> import io

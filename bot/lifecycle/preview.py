@@ -185,7 +185,9 @@ class Chunks:
         return self.make()
 
 
-def preview_sections(evaluation: Evaluation, *, include_kept: bool = False) -> dict[str, Any]:
+def preview_sections(
+    evaluation: Evaluation, *, include_kept: bool = False, chunk: int = CHUNK
+) -> dict[str, Any]:
     """The document of :func:`preview_document`, its two per-image lists as :class:`Chunks`.
 
     A writer can then hold one chunk of entries at a time instead of a few hundred megabytes
@@ -210,13 +212,13 @@ def preview_sections(evaluation: Evaluation, *, include_kept: bool = False) -> d
     explainer = Explainer(evaluation)
 
     def preview_chunks() -> Iterator[list[dict[str, Any]]]:
-        for start in range(0, len(acted), CHUNK):
-            part = acted[start : start + CHUNK]
+        for start in range(0, len(acted), chunk):
+            part = acted[start : start + chunk]
             yield preview_results(part, [text_of[id(d)] for d in part])
 
     def image_chunks() -> Iterator[list[dict[str, Any]]]:
-        for start in range(0, len(listed), CHUNK):
-            end = start + CHUNK
+        for start in range(0, len(listed), chunk):
+            end = start + chunk
             yield image_entries(listed[start:end], explainer, pushed_at[start:end])
 
     return {
