@@ -135,16 +135,22 @@ class TagIndex:
             return [entry] if entry in self._owner else []
         if not rest:
             return self._with_prefix(head)
-        single = tag_regex((entry,), is_pattern=True)
-        if head:
-            # Only tags that start with the literal head can match: narrow first, then match.
-            return [tag for tag in self._with_prefix(head) if single.fullmatch(tag)]
+        # Only tags that start with the literal head can match: narrow first, then match.
+        candidates = self._with_prefix(head) if head else list(self._owner)
+        if "\n" in entry or self._has_newline():
+            # A newline in a tag (ECR allows none, but it is evaluated): match one by one.
+            single = tag_regex((entry,), is_pattern=True)
+            return [tag for tag in candidates if single.fullmatch(tag)]
+        joined = "\n".join(candidates) if head else self._joined_tags()
+        return entry_regex(entry, is_pattern=True).findall(joined)
+
+    def _joined_tags(self) -> str:
         if self._joined is None:
             self._joined = "\n".join(self._owner)
-        if "\n" in entry or self._joined.count("\n") != len(self._owner) - 1:
-            # A newline in a tag (ECR allows none, but it is evaluated): match one by one.
-            return [tag for tag in self._owner if single.fullmatch(tag)]
-        return entry_regex(entry, is_pattern=True).findall(self._joined)
+        return self._joined
+
+    def _has_newline(self) -> bool:
+        return self._joined_tags().count("\n") != len(self._owner) - 1
 
     def _with_prefix(self, prefix: str) -> list[str]:
         """Every tag that starts with ``prefix``: a contiguous run of the sorted tags."""
