@@ -47,7 +47,7 @@ def entry_regex(entry: str, is_pattern: bool) -> re.Pattern[str]:
     For tags joined by newlines; :func:`tag_regex` matches one tag, whatever it holds.
 
     Example:
-        >>> entry_regex("prod*", True).findall("production\nstaging\nprod")
+        >>> entry_regex("prod*", True).findall("production\\nstaging\\nprod")
         ['production', 'prod']
     """
     return re.compile(f"^{_body(entry, is_pattern)}$", re.MULTILINE)
