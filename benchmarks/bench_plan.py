@@ -1,4 +1,4 @@
-"""Benchmark ``ecr-lifeguard plan``: JSON decoding, parsing, evaluation and output, at scale.
+"""Benchmark ``ecr-lifeguard plan`` as the user runs it: the whole command, in a subprocess.
 
 Run by hand from the repository root::
 
@@ -6,42 +6,35 @@ Run by hand from the repository root::
     python benchmarks/bench_plan.py --quick    # 20,000 images only, one repetition
     python benchmarks/bench_plan.py --json     # the same figures as JSON
 
-Per case (images x rules) it measures, each in a fresh Python process:
+Per case (images x rules), in the same run and alternating so that machine load hits both alike:
 
-* ``json.load`` of the describe-images file, read from disk: the floor any parser pays;
-* ``parse_describe_images`` on the file text (includes its own JSON decoding);
-* ``evaluate``: the headline figure, also as a ratio to the ``json.load`` time;
-* ``preview_document``: building the JSON output document (not serialising it);
-* in a second process, memory: peak RSS after reading + parsing + evaluating, as the CLI does
-  (``ru_maxrss``; ``VmHWM`` is kept as a cross-check), and the ``tracemalloc`` peak of one
-  evaluation alone (measured after the RSS, so tracing neither slows the timings nor inflates it).
+* ``python -c 'import json; json.load(open(I))'``: the floor, reading and decoding the input;
+* ``ecr-lifeguard plan --policy P --images I --now T --format json > file`` and ``--format table``:
+  wall time and peak RSS of the whole command (start-up, reading, evaluation, output), each as a
+  ratio to the ``json.load`` time. Target: at most 3x and 300 MB for both formats;
+* in one more process, where the time goes: decoding and reading the images, evaluation, building
+  the JSON document, encoding it.
 
-Timings are medians of several repetitions, with the cyclic garbage collector enabled (as in real
-use) and a full collection before each repetition.
+Timings are medians of several runs. Peak RSS is each process's own ``ru_maxrss``, read through a
+small parent process that runs just that command (``RUSAGE_CHILDREN`` of a fresh process).
 
 Input data is generated deterministically (fixed seed) into ``benchmarks/.data/`` exactly as
-``aws ecr describe-images`` (AWS CLI v2) prints it, and reused by later runs. Generation runs in a
-subprocess too: on Linux a child's ``ru_maxrss`` starts at the parent's high-water mark (``execve``
-keeps it), so the parent process must stay small for the children's figures to mean anything.
+``aws ecr describe-images`` (AWS CLI v2) prints it, and reused by later runs.
 """
 
 from __future__ import annotations
 
 import argparse
-import gc
 import hashlib
 import json
 import os
 import random
-import resource
 import statistics
 import subprocess
 import sys
 import time
-import tracemalloc
 from collections.abc import Callable
 from datetime import UTC, datetime
-from functools import partial
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -61,8 +54,7 @@ RULE_COUNTS = (10, 50)
 REPEATS = {20_000: 5, 100_000: 3}
 
 TARGET_CASE = (100_000, 10)
-TARGET_EVALUATE_S = 1.0
-TARGET_EVALUATE_VS_LOAD = 3.0
+TARGET_VS_LOAD = 3.0
 TARGET_PEAK_MB = 300.0
 
 REGISTRY_ID = "123456789012"
@@ -386,44 +378,112 @@ def ensure_policy(count: int) -> Path:
 
 
 # --------------------------------------------------------------------------------------------
-# Workers: each case runs in a fresh process
+# Measuring commands: wall time and peak RSS, each in a process of its own
+# --------------------------------------------------------------------------------------------
+
+# Runs argv[2:] with stdout sent to the file argv[1]; prints wall seconds and the child's peak RSS.
+_MEASURE = (
+    "import resource, subprocess, sys, time\n"
+    "with open(sys.argv[1], 'wb') as out:\n"
+    "    started = time.perf_counter()\n"
+    "    done = subprocess.run(sys.argv[2:], stdout=out, stderr=subprocess.PIPE)\n"
+    "    wall = time.perf_counter() - started\n"
+    "if done.returncode:\n"
+    "    sys.exit(done.stderr.decode(errors='replace'))\n"
+    "rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss\n"
+    "print(wall, rss / 1024)\n"
+)
+
+
+def measure(command: list[str], output: Path) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MiB) of one run of ``command``, stdout written to ``output``."""
+    done = subprocess.run(
+        [sys.executable, "-c", _MEASURE, str(output), *command],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode:
+        raise SystemExit(f"{' '.join(command)} failed:\n{done.stderr}")
+    wall, rss = done.stdout.split()
+    return float(wall), float(rss)
+
+
+def commands(size: int, rules: int) -> dict[str, list[str]]:
+    images, policy = str(images_path(size)), str(DATA_DIR / f"policy-{rules}-rules.json")
+    now = datetime.fromtimestamp(NOW, UTC).isoformat()
+    plan = [sys.executable, "-m", "bot", "plan", "--policy", policy, "--images", images]
+    return {
+        "json_load": [sys.executable, "-c", f"import json; json.load(open({images!r}))"],
+        "plan_json": [*plan, "--now", now, "--format", "json"],
+        "plan_table": [*plan, "--now", now, "--format", "table"],
+    }
+
+
+def command_case(size: int, rules: int, repeats: int) -> dict[str, Any]:
+    """The whole commands, alternating, ``repeats`` times each: median wall time, peak RSS."""
+    output = DATA_DIR / "plan-output.tmp"
+    runs: dict[str, list[tuple[float, float]]] = {name: [] for name in commands(size, rules)}
+    try:
+        for _ in range(repeats):
+            for name, command in commands(size, rules).items():
+                runs[name].append(measure(command, output))
+        output_mb = {}
+        for name in ("plan_json", "plan_table"):
+            measure(commands(size, rules)[name], output)
+            output_mb[name] = output.stat().st_size / 2**20
+    finally:
+        output.unlink(missing_ok=True)
+    figures: dict[str, Any] = {}
+    for name, results in runs.items():
+        figures[f"{name}_s"] = statistics.median(wall for wall, _ in results)
+        figures[f"{name}_peak_mb"] = max(rss for _, rss in results)
+    for name in ("plan_json", "plan_table"):
+        figures[f"{name}_vs_load"] = figures[f"{name}_s"] / figures["json_load_s"]
+        figures[f"{name}_output_mb"] = round(output_mb[name], 1)
+    return figures
+
+
+# --------------------------------------------------------------------------------------------
+# Where the time goes: the stages of the command, in one fresh process
 # --------------------------------------------------------------------------------------------
 
 
 def _median_time(repeats: int, action: Callable[[], Any]) -> tuple[float, Any]:
-    """Median wall time of ``action``, and its last result.
-
-    The previous result is freed before each run, outside the timing, so that runs do not pay for
-    (or collect) each other's garbage.
-    """
+    """Median wall time of ``action`` and its last result; the previous result is freed first."""
     times, result = [], None
     for _ in range(repeats):
         result = None
-        gc.collect()
         started = time.perf_counter()
         result = action()
         times.append(time.perf_counter() - started)
     return statistics.median(times), result
 
 
-def _load_json(path: Path) -> Any:
-    with path.open(encoding="utf-8") as handle:
-        return json.load(handle)
+def stage_case(size: int, rules: int, repeats: int) -> dict[str, Any]:
+    import orjson
 
-
-def time_case(size: int, rules: int, repeats: int) -> dict[str, Any]:
-    from bot.lifecycle import Outcome, evaluate, parse_describe_images, parse_policy
+    from bot.cli.commands import read_images
+    from bot.lifecycle import Outcome, evaluate, parse_policy
+    from bot.lifecycle.images import gc_paused
     from bot.lifecycle.preview import preview_document
 
-    path = images_path(size)
     policy = parse_policy(read_policy_text(rules))
-    figures: dict[str, Any] = {"images_file_mb": round(path.stat().st_size / 2**20, 1)}
-    figures["read_s"], text = _median_time(repeats, lambda: path.read_text(encoding="utf-8"))
-    figures["json_load_s"] = _median_time(repeats, lambda: _load_json(path))[0]
-    figures["parse_s"], images = _median_time(repeats, partial(parse_describe_images, text))
-    text = ""  # free the file text, as the CLI does once parsed
-    figures["evaluate_s"], evaluation = _median_time(repeats, lambda: evaluate(policy, images, NOW))
-    figures["output_doc_s"] = _median_time(repeats, lambda: preview_document(evaluation))[0]
+    raw = images_path(size).read_bytes()
+    figures: dict[str, Any] = {"images_file_mb": round(len(raw) / 2**20, 1)}
+    with gc_paused():  # as the command runs
+        figures["read_s"], read = _median_time(repeats, lambda: read_images(raw))
+        raw = b""
+        images = read.images
+        figures["evaluate_s"], evaluation = _median_time(
+            repeats, lambda: evaluate(policy, images, NOW)
+        )
+        figures["document_s"], document = _median_time(
+            repeats, lambda: preview_document(evaluation)
+        )
+        figures["encode_s"] = _median_time(
+            repeats, lambda: orjson.dumps(document, option=orjson.OPT_INDENT_2)
+        )[0]
     outcomes = [d.outcome for d in evaluation.decisions]
     figures |= {
         "images": len(images),
@@ -442,49 +502,13 @@ def read_policy_text(rules: int) -> str:
     return (DATA_DIR / f"policy-{rules}-rules.json").read_text(encoding="utf-8")
 
 
-def _status_kib(field: str) -> int:
-    with open("/proc/self/status", encoding="ascii") as handle:
-        for line in handle:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    return 0
-
-
-def _maxrss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def memory_case(size: int, rules: int) -> dict[str, Any]:
-    from bot.lifecycle import evaluate, parse_describe_images, parse_policy
-    from bot.lifecycle.preview import preview_document
-
-    policy = parse_policy(read_policy_text(rules))
-    figures: dict[str, Any] = {"baseline_rss_mb": _status_kib("VmRSS") / 1024}
-    # As the CLI does it: read the text, parse (the text is freed on return), evaluate.
-    images = parse_describe_images(images_path(size).read_text(encoding="utf-8"))
-    evaluation = evaluate(policy, images, NOW)
-    figures["peak_rss_mb"] = _maxrss_mb()
-    figures["peak_hwm_mb"] = _status_kib("VmHWM") / 1024
-    document = preview_document(evaluation)
-    figures["peak_rss_with_output_doc_mb"] = _maxrss_mb()
-    del document, evaluation
-    gc.collect()
-    tracemalloc.start()
-    evaluate(policy, images, NOW)
-    figures["evaluate_tracemalloc_peak_mb"] = tracemalloc.get_traced_memory()[1] / 2**20
-    tracemalloc.stop()
-    return figures
-
-
 def run_worker(argv: list[str]) -> None:
     mode, *numbers = argv
     args = [int(n) for n in numbers]
     if mode == "generate":
         result: Any = str(ensure_images(args[0]))
-    elif mode == "time":
-        result = time_case(*args)
-    elif mode == "memory":
-        result = memory_case(*args)
+    elif mode == "stages":
+        result = stage_case(*args)
     else:
         raise SystemExit(f"unknown worker mode {mode!r}")
     sys.stdout.write(json.dumps(result) + "\n")
@@ -518,34 +542,32 @@ def run_cases(quick: bool, progress: Callable[[str], None]) -> list[dict[str, An
     for size in sizes:
         for rules in RULE_COUNTS:
             repeats = 1 if quick else REPEATS[size]
-            progress(f"{size:,} images x {rules} rules: timing ({repeats} runs) ...")
-            case = in_subprocess("time", size, rules, repeats)
-            progress(f"{size:,} images x {rules} rules: memory ...")
-            case |= in_subprocess("memory", size, rules)
-            case["evaluate_vs_json_load"] = case["evaluate_s"] / case["json_load_s"]
+            progress(f"{size:,} images x {rules} rules: whole commands ({repeats} runs each) ...")
+            case = command_case(size, rules, repeats)
+            progress(f"{size:,} images x {rules} rules: stages ...")
+            case |= in_subprocess("stages", size, rules, repeats)
             cases.append(case)
     return cases
 
 
-def check_targets(cases: list[dict[str, Any]]) -> dict[str, Any]:
-    target = next((c for c in cases if (c["images"], c["rules"]) == TARGET_CASE), None)
-    peak_all = max(c["peak_rss_mb"] for c in cases)
-    result: dict[str, Any] = {"case": f"{TARGET_CASE[0]:,} images x {TARGET_CASE[1]} rules"}
-    if target is None:
-        result["measured"] = False
-        return result
-    result |= {
-        "measured": True,
-        "evaluate_s": target["evaluate_s"],
-        "evaluate_within_1s": target["evaluate_s"] <= TARGET_EVALUATE_S,
-        "evaluate_limit_from_json_load_s": TARGET_EVALUATE_VS_LOAD * target["json_load_s"],
-        "evaluate_within_3x_json_load": target["evaluate_vs_json_load"] <= TARGET_EVALUATE_VS_LOAD,
-        "peak_rss_mb": target["peak_rss_mb"],
-        "peak_rss_within_300mb": target["peak_rss_mb"] <= TARGET_PEAK_MB,
-        "peak_rss_all_cases_mb": peak_all,
-        "peak_rss_all_cases_within_300mb": peak_all <= TARGET_PEAK_MB,
-    }
-    return result
+def check_targets(cases: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per case and format: within 3x json.load, within 300 MB."""
+    verdicts = []
+    for case in cases:
+        for fmt in ("json", "table"):
+            ratio, peak = case[f"plan_{fmt}_vs_load"], case[f"plan_{fmt}_peak_mb"]
+            verdicts.append(
+                {
+                    "case": f"{case['images']:,} x {case['rules']}",
+                    "format": fmt,
+                    "target_case": (case["images"], case["rules"]) == TARGET_CASE,
+                    "vs_load": ratio,
+                    "within_3x": ratio <= TARGET_VS_LOAD,
+                    "peak_mb": peak,
+                    "within_300mb": peak <= TARGET_PEAK_MB,
+                }
+            )
+    return verdicts
 
 
 def _verdict(ok: bool) -> str:
@@ -554,54 +576,55 @@ def _verdict(ok: bool) -> str:
 
 def render_table(cases: list[dict[str, Any]]) -> str:
     header = (
-        "| images | rules | json.load s | parse s | evaluate s | eval/load | output doc s "
-        "| peak RSS MB | eval tracemalloc MB | acted (expire+transition) |"
+        "| images | rules | `json.load` | `plan --format json` | × load | peak | "
+        "`plan --format table` | × load | peak |"
     )
-    lines = [header, "|" + "|".join("---:" for _ in range(header.count("|") - 1)) + "|"]
+    lines = [header, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for c in cases:
         lines.append(
-            f"| {c['images']:,} | {c['rules']} | {c['json_load_s']:.3f} | {c['parse_s']:.3f} "
-            f"| {c['evaluate_s']:.3f} | {c['evaluate_vs_json_load']:.2f}x "
-            f"| {c['output_doc_s']:.3f} | {c['peak_rss_mb']:.0f} "
-            f"| {c['evaluate_tracemalloc_peak_mb']:.0f} "
-            f"| {c['acted']:,} ({c['expire']:,}+{c['transition']:,}) |"
+            f"| {c['images']:,} | {c['rules']} | {c['json_load_s']:.2f} s "
+            f"| {c['plan_json_s']:.2f} s | {c['plan_json_vs_load']:.1f}× "
+            f"| {c['plan_json_peak_mb']:.0f} MB "
+            f"| {c['plan_table_s']:.2f} s | {c['plan_table_vs_load']:.1f}× "
+            f"| {c['plan_table_peak_mb']:.0f} MB |"
         )
     return "\n".join(lines)
 
 
-def render_targets(targets: dict[str, Any]) -> str:
-    if not targets["measured"]:
-        return f"Targets ({targets['case']}): not measured (--quick runs 20,000 images only)."
-    t = targets
-    return "\n".join(
-        [
-            f"Targets ({t['case']}):",
-            f"  evaluate <= 1 s:            {t['evaluate_s']:.3f} s  "
-            f"{_verdict(t['evaluate_within_1s'])}",
-            f"  evaluate <= 3 x json.load:  {t['evaluate_s']:.3f} s <= "
-            f"{t['evaluate_limit_from_json_load_s']:.3f} s  "
-            f"{_verdict(t['evaluate_within_3x_json_load'])}",
-            f"  peak RSS <= 300 MB:         {t['peak_rss_mb']:.0f} MB  "
-            f"{_verdict(t['peak_rss_within_300mb'])}"
-            f"  (largest of all cases: {t['peak_rss_all_cases_mb']:.0f} MB "
-            f"{_verdict(t['peak_rss_all_cases_within_300mb'])})",
-        ]
-    )
+def render_stages(cases: list[dict[str, Any]]) -> str:
+    header = "| images | rules | read images | evaluate | JSON document | encode | acted on |"
+    lines = [header, "|---:|---:|---:|---:|---:|---:|---:|"]
+    for c in cases:
+        lines.append(
+            f"| {c['images']:,} | {c['rules']} | {c['read_s']:.3f} s | {c['evaluate_s']:.3f} s "
+            f"| {c['document_s']:.3f} s | {c['encode_s']:.3f} s "
+            f"| {c['acted']:,} ({c['expire']:,} expire, {c['transition']:,} archive) |"
+        )
+    return "\n".join(lines)
 
 
-def render_notes(cases: list[dict[str, Any]]) -> str:
-    first = cases[0]
-    hwm_gap = max(abs(c["peak_rss_mb"] - c["peak_hwm_mb"]) for c in cases)
+def render_targets(verdicts: list[dict[str, Any]]) -> str:
+    lines = [f"Targets: the whole command <= {TARGET_VS_LOAD:.0f}x json.load and <= 300 MB:"]
+    for v in verdicts:
+        mark = "  (the issue's case)" if v["target_case"] else ""
+        lines.append(
+            f"  {v['case']:>14} {v['format']:<5}  {v['vs_load']:.2f}x "
+            f"{_verdict(v['within_3x'])}  {v['peak_mb']:.0f} MB {_verdict(v['within_300mb'])}"
+            f"{mark}"
+        )
+    return "\n".join(lines)
+
+
+def render_notes(cases: list[dict[str, Any]], load: tuple[float, float]) -> str:
     return "\n".join(
         [
-            "Timings: median of "
+            "Whole commands: median of "
             + ", ".join(sorted({f"{c['repeats']} run(s) for {c['images']:,}" for c in cases}))
-            + " images; "
-            "parse = parse_describe_images on the text already read (JSON decoding included); "
-            "output doc = preview_document (built, not serialised).",
-            "Peak RSS: ru_maxrss of a fresh process after reading + parsing + evaluating "
-            f"(interpreter and imports alone: {first['baseline_rss_mb']:.0f} MB; VmHWM agrees "
-            f"within {hwm_gap:.1f} MB). MB = MiB.",
+            + " images, alternating json.load / plan json / plan table; output written to a "
+            "file (JSON: "
+            + ", ".join(f"{c['plan_json_output_mb']} MiB" for c in cases if c["rules"] == 10)
+            + f"). Peak RSS in MiB. Load average {load[0]:.1f} before, {load[1]:.1f} after, "
+            f"{os.cpu_count()} CPUs.",
             "Input per size: "
             + "; ".join(
                 f"{c['images']:,} images = {c['images_file_mb']} MiB, "
@@ -628,23 +651,29 @@ def main(argv: list[str] | None = None) -> None:
         print(message, file=sys.stderr, flush=True)
 
     started = time.perf_counter()
+    load_before = os.getloadavg()[0]
     cases = run_cases(args.quick, progress)
-    targets = check_targets(cases)
+    load = (load_before, os.getloadavg()[0])
+    verdicts = check_targets(cases)
     if args.json:
         document = {
             "python": sys.version.split()[0],
             "evaluated_at": NOW,
             "seed": SEED,
+            "load_average": load,
+            "cpus": os.cpu_count(),
             "cases": cases,
-            "targets": targets,
+            "targets": verdicts,
         }
         print(json.dumps(document, indent=2))
     else:
         print(render_table(cases))
         print()
-        print(render_targets(targets))
+        print(render_stages(cases))
         print()
-        print(render_notes(cases), flush=True)
+        print(render_targets(verdicts))
+        print()
+        print(render_notes(cases, load), flush=True)
     progress(f"benchmark finished in {time.perf_counter() - started:.0f} s")
 
 

@@ -1,4 +1,8 @@
-"""The ``lint`` report: findings grouped by severity, each with its fix."""
+"""The ``lint`` report: findings grouped by severity, each with its fix.
+
+Text is wrapped by :func:`bot.cli.prose.wrap`: at spaces only, never inside a `code span`, and
+without trailing spaces; proposed policies are printed one rule per line, unwrapped, to paste.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from collections import Counter
 from rich.console import Console
 from rich.text import Text
 
+from bot.cli.prose import wrap
 from bot.lifecycle.lint import Finding, Severity
 from bot.lifecycle.policy import LifecyclePolicy
 
@@ -15,9 +20,9 @@ _STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "bold yellow", Severity.
 
 
 def render_lint(console: Console, findings: list[Finding], source: str) -> None:
-    """Print every finding: severity, code, rule, what happens, and how to fix it."""
+    """Print every finding: severity, code, the rules concerned, what happens, and the fix."""
     if not findings:
-        console.print(f"{source}: no findings.")
+        _print(console, f"{source}: no findings.")
         return
     counts = Counter(f.severity for f in findings)
     summary = ", ".join(
@@ -25,23 +30,48 @@ def render_lint(console: Console, findings: list[Finding], source: str) -> None:
         for s in sorted(Severity, reverse=True)
         if counts[s]
     )
-    console.print(Text(f"{source}: {len(findings)} findings ({summary})", style="bold"))
+    noun = "finding" if len(findings) == 1 else "findings"
+    _print(console, f"{source}: {len(findings)} {noun} ({summary})", style="bold")
     for finding in findings:
         console.print()
-        where = f"rule {finding.rule_priority}" if finding.rule_priority is not None else "policy"
-        console.print(
-            Text.assemble(
-                (f"{finding.severity.label} {finding.code}", _STYLE[finding.severity]),
-                f"  {where}: ",
-                (finding.title, "bold"),
-            )
-        )
-        console.print(Text(finding.detail), style="default")
-        console.print(Text.assemble(("Fix: ", "bold"), finding.fix))
+        label = f"{finding.severity.label} {finding.code}"
+        heading = f"{label}  {concerned_rules(finding)}: {finding.title}"
+        _print(console, heading, style="bold", lead=(len(label), _STYLE[finding.severity]))
+        _print(console, finding.detail)
+        _print(console, f"Fix: {finding.fix}", lead=(len("Fix:"), "bold"))
         if finding.fixed_policy is not None:
             console.print(
                 Text(one_rule_per_line(finding.fixed_policy), style="dim"), soft_wrap=True
             )
+
+
+def concerned_rules(finding: Finding) -> str:
+    """The rules a finding concerns, as its heading names them.
+
+    Example:
+        >>> concerned_rules(Finding("LG006", Severity.INFO, 5, "t", "d", "f", other_rules=(1,)))
+        'rules 1 and 5'
+        >>> concerned_rules(Finding("LG005", Severity.WARNING, None, "t", "d", "f"))
+        'policy'
+    """
+    priorities = sorted(finding.rule_priorities)
+    if not priorities:
+        return "policy"
+    if len(priorities) == 1:
+        return f"rule {priorities[0]}"
+    listed = [str(p) for p in priorities]
+    return "rules " + ", ".join(listed[:-1]) + " and " + listed[-1]
+
+
+def _print(
+    console: Console, text: str, *, style: str = "", lead: tuple[int, str] | None = None
+) -> None:
+    """Print wrapped text; ``lead`` styles the first characters (a label) of the first line."""
+    for number, line in enumerate(wrap(text, console.width)):
+        rendered = Text(line, style=style)
+        if lead is not None and number == 0:
+            rendered.stylize(lead[1], 0, lead[0])
+        console.print(rendered, soft_wrap=True)
 
 
 def one_rule_per_line(policy: LifecyclePolicy) -> str:

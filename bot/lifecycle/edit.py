@@ -82,3 +82,21 @@ def replace_rule(
     index = next(i for i, rule in enumerate(ordered) if rule.rule_priority == priority)
     placed = [_with_priority(rule, priority + n) for n, rule in enumerate(replacements)]
     return LifecyclePolicy(rules=renumber([*ordered[:index], *placed, *ordered[index + 1 :]]))
+
+
+def remove_rule(policy: LifecyclePolicy, priority: int) -> LifecyclePolicy:
+    """The policy without the rule that has ``priority``; the others keep their priorities.
+
+    Example:
+        >>> from bot.lifecycle.parse import parse_policy
+        >>> policy = parse_policy('''{"rules": [{"rulePriority": 1, "action": {"type": "expire"},
+        ...   "selection": {"tagStatus": "untagged", "countType": "imageCountMoreThan",
+        ...                 "countNumber": 5}}, {"rulePriority": 4, "action": {"type": "expire"},
+        ...   "selection": {"tagStatus": "any", "countType": "imageCountMoreThan",
+        ...                 "countNumber": 1}}]}''')
+        >>> [r.rule_priority for r in remove_rule(policy, 1).rules]
+        [4]
+    """
+    return LifecyclePolicy(
+        rules=tuple(rule for rule in policy.by_priority() if rule.rule_priority != priority)
+    )

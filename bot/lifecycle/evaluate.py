@@ -21,14 +21,12 @@ ECR acts within 24 hours of an image matching, so callers that warn should add t
 from __future__ import annotations
 
 import dataclasses
-import gc
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from operator import attrgetter
 
-from bot.lifecycle.decisions import Decision, Evaluation, Outcome, RuleSummary
-from bot.lifecycle.images import Image, ImageStatus
+from bot.lifecycle.decisions import Decision, Evaluation, Outcome, RuleSummary, make_decision
+from bot.lifecycle.images import Image, ImageStatus, gc_paused
 from bot.lifecycle.matching import TagIndex
 from bot.lifecycle.policy import LifecyclePolicy, Rule
 from bot.lifecycle.timefmt import DAY
@@ -52,11 +50,8 @@ def evaluate(policy: LifecyclePolicy, images: Iterable[Image], now: float) -> Ev
         >>> [d.image.tags for d in evaluate(policy, [b, a], now=1000.0).acted()]
         [('prod-1',)]
     """
-    # Newest first; equal push times fall back to digest order, which the stable sort keeps.
-    ordered = sorted(images, key=attrgetter("digest"))
-    ordered.sort(key=attrgetter("effective_pushed_at"), reverse=True)
-    with _gc_paused():
-        state = _State(ordered)
+    with gc_paused():
+        state = _State(rank_order(images))
         counts = [state.apply(rule, now) for rule in policy.by_priority()]
         decisions, blocked = _block_referenced_children(state.decisions())
     summaries = tuple(
@@ -66,20 +61,31 @@ def evaluate(policy: LifecyclePolicy, images: Iterable[Image], now: float) -> Ev
     return Evaluation(policy=policy, now=now, decisions=decisions, rules=summaries)
 
 
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while building decisions, which form no cycles.
+_effective_pushed_at = attrgetter("effective_pushed_at")
+_digest_of = attrgetter("digest")
+_status_of = attrgetter("status")
+_tags_of = attrgetter("tags")
 
-    Creating 100,000 decisions otherwise triggers full collections over every live object (the
-    caller's decoded JSON included), which cost more than the evaluation itself.
+
+def rank_order(images: Iterable[Image]) -> list[Image]:
+    """The images newest first, as count rules rank them; equal push times in digest order.
+
+    UNCONFIRMED: AWS does not say how it orders images pushed at the same instant.
+
+    Example:
+        >>> older = Image("sha256:" + "b" * 64, (), 1.0)
+        >>> newer = Image("sha256:" + "c" * 64, (), 2.0)
+        >>> tie = Image("sha256:" + "a" * 64, (), 1.0)
+        >>> [i.digest[7] for i in rank_order([older, tie, newer])]
+        ['c', 'a', 'b']
     """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
+    pool = list(images)
+    times = list(map(_effective_pushed_at, pool))
+    if len(set(times)) == len(times):
+        return [pool[i] for i in sorted(range(len(pool)), key=times.__getitem__, reverse=True)]
+    ordered = sorted(pool, key=_digest_of)
+    ordered.sort(key=_effective_pushed_at, reverse=True)  # stable: ties stay in digest order
+    return ordered
 
 
 class _State:
@@ -90,15 +96,25 @@ class _State:
         self.tags = TagIndex(ordered)
         self.decided: list[Decision | None] = [None] * len(ordered)
         self.undecided: set[int] = set(range(len(ordered)))
-        self.storage_classes = [image.storage_class for image in ordered]
-        self.by_class: dict[str, list[int]] = defaultdict(list)
-        self.untagged_by_class: dict[str, list[int]] = defaultdict(list)
-        for position, (image, storage_class) in enumerate(
-            zip(ordered, self.storage_classes, strict=True)
-        ):
-            self.by_class[storage_class].append(position)
-            if not image.tags:
-                self.untagged_by_class[storage_class].append(position)
+        self.pushed = list(map(_effective_pushed_at, ordered))
+        active = ImageStatus.ACTIVE
+        self.storage_classes = [
+            "standard" if status is active else "archive" for status in map(_status_of, ordered)
+        ]
+        untagged = [position for position, tags in enumerate(map(_tags_of, ordered)) if not tags]
+        self.by_class: dict[str, list[int]] = {}
+        self.untagged_by_class: dict[str, list[int]] = {}
+        for storage_class in ("standard", "archive"):
+            if self.storage_classes.count(storage_class) == len(ordered):
+                self.by_class[storage_class] = list(range(len(ordered)))
+                self.untagged_by_class[storage_class] = untagged
+            else:
+                self.by_class[storage_class] = self._in_class(range(len(ordered)), storage_class)
+                self.untagged_by_class[storage_class] = self._in_class(untagged, storage_class)
+
+    def _in_class(self, positions: Iterable[int], storage_class: str) -> list[int]:
+        classes = self.storage_classes
+        return [p for p in positions if classes[p] == storage_class]
 
     def identify(self, rule: Rule) -> list[int]:
         """Positions, in rank order, of the images the rule's tag selection and class identify."""
@@ -111,8 +127,7 @@ class _State:
         positions = sorted(self.tags.positions_selected(selection))
         if len(self.by_class[storage_class]) == len(self.images):
             return positions
-        classes = self.storage_classes
-        return [p for p in positions if classes[p] == storage_class]
+        return self._in_class(positions, storage_class)
 
     def apply(self, rule: Rule, now: float) -> tuple[Rule, int, int, int]:
         """Decide the undecided images this rule identifies.
@@ -121,55 +136,57 @@ class _State:
         """
         identified = self.identify(rule)
         undecided = self.undecided
-        governed = [(rank, p) for rank, p in enumerate(identified) if p in undecided]
-        if rule.selection.is_count_rule:
-            decide = _count_decider(rule, len(identified))
+        if undecided.issuperset(identified):
+            governed = list(enumerate(identified))
         else:
-            decide = _age_decider(rule, now)
-        images, decided, acted = self.images, self.decided, 0
-        for rank, position in governed:
-            decision = decide(images[position], rank)
-            decided[position] = decision
-            acted += decision.outcome is not Outcome.KEEP
-        undecided.difference_update(p for _, p in governed)
+            governed = [(rank, p) for rank, p in enumerate(identified) if p in undecided]
+        if rule.selection.is_count_rule:
+            acted = self._decide_by_count(rule, governed, len(identified))
+        else:
+            acted = self._decide_by_age(rule, governed, now)
+        undecided.difference_update([p for _, p in governed])
         return rule, len(identified), len(governed), acted
+
+    def _decide_by_count(self, rule: Rule, governed: list[tuple[int, int]], total: int) -> int:
+        keep = rule.selection.count_number
+        act, stay = _action_outcome(rule), Outcome.KEEP
+        images, decided = self.images, self.decided
+        for rank, position in governed:
+            decided[position] = make_decision(
+                images[position], act if rank >= keep else stay, rule, rank, total, None
+            )
+        return sum(1 for rank, _ in governed if rank >= keep)
+
+    def _decide_by_age(self, rule: Rule, governed: list[tuple[int, int]], now: float) -> int:
+        threshold = now - rule.selection.count_number * DAY
+        act, stay = _action_outcome(rule), Outcome.KEEP
+        images, decided, acted = self.images, self.decided, 0
+        if rule.selection.count_type == "sinceImagePushed":
+            references = map(self.pushed.__getitem__, [p for _, p in governed])
+        else:
+            references = map(
+                _AGE_REFERENCES[rule.selection.count_type], (images[p] for _, p in governed)
+            )
+        for (_, position), since in zip(governed, references, strict=True):
+            image = images[position]
+            if since is not None and since < threshold:
+                decided[position] = make_decision(image, act, rule, None, 0, since)
+                acted += 1
+            else:
+                decided[position] = make_decision(image, stay, rule, None, 0, since)
+        return acted
 
     def decisions(self) -> list[Decision]:
         """Every image's decision, in rank order; images no rule identifies are kept."""
+        keep = Outcome.KEEP
         return [
-            decision if decision is not None else Decision(image, Outcome.KEEP)
+            decision if decision is not None else make_decision(image, keep, None, None, 0, None)
             for image, decision in zip(self.images, self.decided, strict=True)
         ]
 
 
-Decider = Callable[[Image, int], Decision]
-
-
 def _action_outcome(rule: Rule) -> Outcome:
     return Outcome.TRANSITION if rule.action.type == "transition" else Outcome.EXPIRE
-
-
-def _count_decider(rule: Rule, identified: int) -> Decider:
-    keep = rule.selection.count_number
-    act, stay = _action_outcome(rule), Outcome.KEEP
-
-    def decide(image: Image, rank: int) -> Decision:
-        return Decision(image, act if rank >= keep else stay, rule, rank, identified)
-
-    return decide
-
-
-def _age_decider(rule: Rule, now: float) -> Decider:
-    threshold = now - rule.selection.count_number * DAY
-    act, stay = _action_outcome(rule), Outcome.KEEP
-    reference = _AGE_REFERENCES[rule.selection.count_type]
-
-    def decide(image: Image, rank: int) -> Decision:
-        since = reference(image)
-        selected = since is not None and since < threshold
-        return Decision(image, act if selected else stay, rule, None, 0, since)
-
-    return decide
 
 
 def _archived_at(image: Image) -> float | None:

@@ -5,11 +5,14 @@ Everything here is derived from an :class:`~bot.lifecycle.evaluate.Evaluation`; 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 from bot.lifecycle.evaluate import Decision, Evaluation, Outcome
 from bot.lifecycle.firstpush import FirstPushDetector
 from bot.lifecycle.images import ImageStatus
 from bot.lifecycle.policy import Rule, Selection
-from bot.lifecycle.timefmt import human, human_duration
+from bot.lifecycle.timefmt import DAY, human, human_duration
 
 
 def rule_name(rule: Rule) -> str:
@@ -118,23 +121,39 @@ class Explainer:
     def __init__(self, evaluation: Evaluation) -> None:
         self.evaluation = evaluation
         self.first_push = FirstPushDetector(evaluation)
+        self._phrases: dict[int, _Phrases] = {}
+        self._reasons: dict[int, Callable[[Decision], str]] = {}
+
+    def phrases(self, rule: Rule, identified: int) -> _Phrases:
+        """The words of a rule's explanations that do not depend on the image (made once)."""
+        phrases = self._phrases.get(id(rule))
+        if phrases is None or phrases.identified != identified:
+            phrases = self._phrases[id(rule)] = _Phrases.of(rule, identified)
+        return phrases
 
     def explain(self, decision: Decision) -> str:
         """The reason for one decision of this evaluation."""
-        rule = decision.rule
+        reason = self._reasons.get(id(decision.rule))
+        if reason is None:
+            reason = self._reasons[id(decision.rule)] = self._reason_for(decision.rule)
+        return reason(decision)
+
+    def _reason_for(self, rule: Rule | None) -> Callable[[Decision], str]:
+        """How the decisions one rule governs are explained; made once per rule, used per image."""
         if rule is None:
-            return _no_rule(decision, self.evaluation)
-        if decision.outcome is Outcome.BLOCKED:
-            held = ", ".join(d.removeprefix("sha256:")[:12] for d in decision.blocked_by)
-            return (
-                f"{_capital(rule_name(rule))} selects it, but image index {held} references it "
-                "and stays, so ECR keeps it and records ImageReferencedByManifestList."
-            )
+            return lambda decision: _no_rule(decision, self.evaluation)
         if rule.selection.is_count_rule:
-            text = _count_reason(decision, rule)
-            note = self.first_push.note(decision)
-            return f"{text} {note}" if note else text
-        return _age_reason(decision, rule, self.evaluation.now)
+            return self._count_reason
+        return _age_reasoner(rule, self.evaluation.now)
+
+    def _count_reason(self, decision: Decision) -> str:
+        assert decision.rule is not None
+        phrases = self.phrases(decision.rule, decision.identified)
+        if decision.outcome is _BLOCKED:
+            return _blocked_reason(decision, phrases.name)
+        text = _count_reason(decision, phrases)
+        note = self.first_push.note(decision)
+        return f"{text} {note}" if note else text
 
     def brief(self, decision: Decision) -> tuple[str, str | None]:
         """A short reason for a table that already names the rule, and the first-push note.
@@ -153,18 +172,55 @@ class Explainer:
         rule = decision.rule
         if rule is None:
             return _no_rule(decision, self.evaluation), None
-        if decision.outcome is Outcome.BLOCKED:
+        if decision.outcome is _BLOCKED:
             held = ", ".join(d.removeprefix("sha256:")[:12] for d in decision.blocked_by)
             return f"index {held} references it and stays (ImageReferencedByManifestList)", None
-        if rule.selection.is_count_rule:
-            return _count_brief(decision, rule), self.first_push.note(decision)
-        return _age_brief(decision, rule, self.evaluation.now), None
+        phrases = self.phrases(rule, decision.identified)
+        if phrases.is_count_rule:
+            return _count_brief(decision, phrases), self.first_push.note(decision)
+        return _age_brief(decision, phrases, self.evaluation.now), None
 
 
-def _count_brief(decision: Decision, rule: Rule) -> str:
+_BLOCKED, _EXPIRE, _TRANSITION = Outcome.BLOCKED, Outcome.EXPIRE, Outcome.TRANSITION
+
+
+@dataclass(frozen=True, slots=True)
+class _Phrases:
+    """The image-independent words of one rule's explanations."""
+
+    rule: Rule
+    identified: int
+    name: str  # 'Rule 1 ("Keep 5")', capitalised
+    verb: str  # expires | archives
+    action: str  # expire | archive
+    days: str  # '14 days': the age threshold of an age rule
+    count_type: str
+    count_number: int
+    is_count_rule: bool
+    population: str  # '9 images with a tag starting with "tag"': what a count rule ranks
+
+    @classmethod
+    def of(cls, rule: Rule, identified: int) -> _Phrases:
+        selection = rule.selection
+        transition = rule.action.type == "transition"
+        return cls(
+            rule=rule,
+            identified=identified,
+            name=_capital(rule_name(rule)),
+            verb="archives" if transition else "expires",
+            action="archive" if transition else "expire",
+            days=_days(selection.count_number),
+            count_type=selection.count_type,
+            count_number=selection.count_number,
+            is_count_rule=selection.is_count_rule,
+            population=describe_population(selection, identified),
+        )
+
+
+def _count_brief(decision: Decision, phrases: _Phrases) -> str:
     position = f"number {(decision.rank or 0) + 1} of {decision.identified}"
     if decision.acted:
-        return f"{position}, newest first; the rule keeps {rule.selection.count_number}"
+        return f"{position}, newest first; the rule keeps {phrases.count_number}"
     headroom = decision.headroom or 0
     if headroom == 0:
         return f"{position}; the next matching push removes it"
@@ -172,23 +228,19 @@ def _count_brief(decision: Decision, rule: Rule) -> str:
     return f"{position}; {headroom} more matching {pushes} before it goes"
 
 
-def _age_brief(decision: Decision, rule: Rule, now: float) -> str:
-    if decision.measured_from is None:
+def _age_brief(decision: Decision, phrases: _Phrases, now: float) -> str:
+    measured = decision.measured_from
+    if measured is None:
         return "ECR reports no lastArchivedAt, so no age is known"
-    basis = _age_basis(decision, rule)
-    elapsed = human_duration(now - decision.measured_from)
-    days = _days(rule.selection.count_number)
+    basis = _age_basis(decision, phrases.count_type)
+    elapsed = human_duration(now - measured)
     if decision.acted:
-        return f"{basis} {elapsed} ago, more than {days}"
-    return f"{basis} {elapsed} ago; passes {days} at {human(decision.eligible_at or now)}"
+        return f"{basis} {elapsed} ago, more than {phrases.days}"
+    return f"{basis} {elapsed} ago; passes {phrases.days} at {human(decision.eligible_at or now)}"
 
 
 def _capital(text: str) -> str:
     return text[:1].upper() + text[1:]
-
-
-def _verb(rule: Rule) -> str:
-    return "archives" if rule.action.type == "transition" else "expires"
 
 
 def describe_population(selection: Selection, count: int) -> str:
@@ -211,48 +263,71 @@ def describe_population(selection: Selection, count: int) -> str:
     return phrase
 
 
-def _count_reason(decision: Decision, rule: Rule) -> str:
-    rank = (decision.rank or 0) + 1
-    keep = rule.selection.count_number
-    among = (
-        f"number {rank} of {describe_population(rule.selection, decision.identified)}, newest first"
-    )
-    name = _capital(rule_name(rule))
+def _count_reason(decision: Decision, phrases: _Phrases) -> str:
+    among = f"number {(decision.rank or 0) + 1} of {phrases.population}, newest first"
+    keep = phrases.count_number
     if decision.acted:
-        return f"{name} {_verb(rule)} it: it is {among}, and the rule keeps {keep}."
+        return f"{phrases.name} {phrases.verb} it: it is {among}, and the rule keeps {keep}."
     headroom = decision.headroom or 0
     if headroom == 0:
         margin = "the next matching push removes it"
     else:
         pushes = "push" if headroom == 1 else "pushes"
         margin = f"{headroom} more matching {pushes} may arrive before it goes"
-    return f"{name} keeps it: it is {among}; the rule keeps {keep}, so {margin}."
+    return f"{phrases.name} keeps it: it is {among}; the rule keeps {keep}, so {margin}."
+
+
+_DAY_COUNTS: dict[int, str] = {}
 
 
 def _days(count: int) -> str:
-    return f"{count} day" if count == 1 else f"{count} days"
+    text = _DAY_COUNTS.get(count)
+    if text is None:
+        text = _DAY_COUNTS[count] = f"{count} day" if count == 1 else f"{count} days"
+    return text
 
 
-def _age_reason(decision: Decision, rule: Rule, now: float) -> str:
-    name = _capital(rule_name(rule))
-    if decision.measured_from is None:
-        return f"{name} selects it, but ECR reports no lastArchivedAt for it, so no age is known."
-    elapsed = human_duration(now - decision.measured_from)
-    since = f"{_age_basis(decision, rule)} {human(decision.measured_from)}, {elapsed} ago"
-    days = _days(rule.selection.count_number)
-    if decision.acted:
-        return f"{name} {_verb(rule)} it: {since}, more than {days}."
-    eligible = decision.eligible_at or now
-    verb = "archive" if rule.action.type == "transition" else "expire"
+def _blocked_reason(decision: Decision, name: str) -> str:
+    held = ", ".join(d.removeprefix("sha256:")[:12] for d in decision.blocked_by)
     return (
-        f"{name} selects it; {since}, it passes {days} at {human(eligible)}, "
-        f"and ECR may then {verb} it within 24 hours."
+        f"{name} selects it, but image index {held} references it and stays, so ECR keeps it and "
+        "records ImageReferencedByManifestList."
     )
 
 
-def _age_basis(decision: Decision, rule: Rule) -> str:
+def _age_reasoner(rule: Rule, now: float) -> Callable[[Decision], str]:
+    """Explains the decisions of one age rule; most images of a large plan go through here."""
+    phrases = _Phrases.of(rule, 0)
+    name, verb, days, action = phrases.name, phrases.verb, phrases.days, phrases.action
+    count_type, threshold = phrases.count_type, phrases.count_number * DAY
+    unknown = f"{name} selects it, but ECR reports no lastArchivedAt for it, so no age is known."
+
+    def reason(decision: Decision) -> str:
+        outcome = decision.outcome
+        if outcome is _BLOCKED:
+            return _blocked_reason(decision, name)
+        measured = decision.measured_from
+        if measured is None:
+            return unknown
+        since = (
+            f"{_age_basis(decision, count_type)} {human(measured)}, "
+            f"{human_duration(now - measured)} ago"
+        )
+        if outcome is _EXPIRE or outcome is _TRANSITION:
+            return f"{name} {verb} it: {since}, more than {days}."
+        eligible = (measured + threshold) or now
+        return (
+            f"{name} selects it; {since}, it passes {days} at {human(eligible)}, and ECR may "
+            f"then {action} it within 24 hours."
+        )
+
+    return reason
+
+
+def _age_basis(decision: Decision, count_type: str) -> str:
     image = decision.image
-    count_type = rule.selection.count_type
+    if count_type == "sinceImagePushed":
+        return "pushed" if image.last_activated_at is None else "restored"
     if count_type == "sinceImageTransitioned":
         return "archived"
     if count_type == "sinceImagePulled":
@@ -260,7 +335,7 @@ def _age_basis(decision: Decision, rule: Rule) -> str:
         if restored is not None and decision.measured_from == restored:
             return "restored and not pulled since"
         return "last pulled" if image.last_pulled_at is not None else "never pulled; pushed"
-    return "restored" if image.last_activated_at is not None else "pushed"
+    raise ValueError(f"not an age rule: {count_type}")
 
 
 def _no_rule(decision: Decision, evaluation: Evaluation) -> str:

@@ -17,11 +17,12 @@ from __future__ import annotations
 import re
 from bisect import bisect_left
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from itertools import takewhile
 
 from bot.lifecycle.evaluate import Decision, Evaluation
-from bot.lifecycle.matching import entry_matches
+from bot.lifecycle.matching import tag_regex
 from bot.lifecycle.policy import Rule, Selection
 from bot.lifecycle.timefmt import human
 
@@ -29,6 +30,7 @@ _VERSION = re.compile(r"(?P<family>[^\d]*?)(?P<numbers>\d+(?:[._-]\d+)*)")
 _SEPARATORS = re.compile(r"[._-]")
 
 Family = tuple[str, int]
+_NO_FAMILIES: dict[Family, list[Version]] = {}  # shared by every image without version tags
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +54,7 @@ class Version:
         match = _VERSION.fullmatch(tag)
         if match is None:
             return None
-        numbers = tuple(int(n) for n in _SEPARATORS.split(match["numbers"]))
+        numbers = tuple(map(int, _SEPARATORS.split(match["numbers"])))
         return cls(tag, (match["family"], len(numbers)), numbers)
 
 
@@ -66,28 +68,51 @@ def matching_tags(selection: Selection, tags: Iterable[str]) -> list[str]:
         >>> matching_tags(s, ["git-1", "tag-1-253-0"])
         ['tag-1-253-0']
     """
+    matches = _matcher(selection)
+    return list(tags) if matches is None else [tag for tag in tags if matches(tag)]
+
+
+def _matcher(selection: Selection) -> Callable[[str], object] | None:
+    """What tells the tags a selection matches; None when it takes every tag."""
     if selection.tag_status != "tagged":
-        return list(tags)
-    return [
-        tag
-        for tag in tags
-        if any(entry_matches(e, selection.uses_patterns, tag) for e in selection.entries)
-    ]
+        return None
+    return tag_regex(selection.entries, selection.uses_patterns).fullmatch
 
 
 def newest_by_family(selection: Selection, tags: Iterable[str]) -> dict[Family, list[Version]]:
-    """The version-like tags a selection matches, grouped by family, oldest first."""
-    families: dict[Family, list[Version]] = defaultdict(list)
-    versions = [v for v in map(Version.of, tags) if v is not None]
-    if not versions:
-        return families
-    matched = set(matching_tags(selection, [v.tag for v in versions]))
-    for version in versions:
-        if version.tag in matched:
-            families[version.family].append(version)
-    for versions in families.values():
-        versions.sort(key=lambda v: v.numbers)
+    """The version-like tags a selection matches, grouped by family, oldest first.
+
+    Example:
+        >>> from bot.lifecycle.policy import Selection
+        >>> s = Selection.model_validate({"tagStatus": "any",
+        ...     "countType": "imageCountMoreThan", "countNumber": 5})
+        >>> [v.tag for v in newest_by_family(s, ["v1.10", "git-abc", "v1.9"])[("v", 2)]]
+        ['v1.9', 'v1.10']
+    """
+    return _families_of(tags, _matcher(selection))
+
+
+def _families_of(
+    tags: Iterable[str], matches: Callable[[str], object] | None
+) -> dict[Family, list[Version]]:
+    families: dict[Family, list[Version]] = {}
+    for tag in tags:
+        if matches is not None and not matches(tag):
+            continue
+        version = Version.of(tag)
+        if version is None:
+            continue
+        versions = families.get(version.family)
+        if versions is None:
+            families[version.family] = [version]
+        else:
+            versions.append(version)
+            versions.sort(key=_numbers)
     return families
+
+
+def _numbers(version: Version) -> tuple[int, ...]:
+    return version.numbers
 
 
 class _FamilyRanking:
@@ -130,16 +155,22 @@ class FirstPushDetector:
     def __init__(self, evaluation: Evaluation) -> None:
         self.evaluation = evaluation
         self._rankings: dict[int, dict[Family, _FamilyRanking]] = {}
+        self._families: dict[int, dict[Family, list[Version]]] = {}
+        self._ranked_by_rule: dict[int, list[Decision]] | None = None
 
     def note(self, decision: Decision) -> str | None:
         """Sentences explaining the trap for this decision, or None when there is no sign of it."""
         rule = decision.rule
         if rule is None or decision.rank is None or not rule.selection.is_count_rule:
             return None
-        families = newest_by_family(rule.selection, decision.image.tags)
+        rankings = self._rankings_for(rule)
+        families = self._families.get(id(decision))
+        if families is None:
+            families = newest_by_family(rule.selection, decision.image.tags)
+        if not families:
+            return None
         sentences = []
         bound = min(decision.rank, rule.selection.count_number)
-        rankings = self._rankings_for(rule)
         for family, versions in families.items():
             ranking = rankings.get(family)
             found = ranking.oldest_above(bound) if ranking else None
@@ -167,14 +198,25 @@ class FirstPushDetector:
         key = id(rule)
         if key not in self._rankings:
             rankings: dict[Family, _FamilyRanking] = defaultdict(_FamilyRanking)
-            ranked = sorted(
-                (d for d in self.evaluation.decisions if d.rule is rule and d.rank is not None),
-                key=lambda d: d.rank or 0,
-            )
-            for decision in ranked:
-                for family, versions in newest_by_family(
-                    rule.selection, decision.image.tags
-                ).items():
+            ranked = sorted(self._ranked(rule), key=lambda d: d.rank or 0)
+            matches = _matcher(rule.selection)
+            # note() looks only above min(rank, countNumber): the images the rule keeps.
+            for decision in takewhile(
+                lambda d: (d.rank or 0) < rule.selection.count_number, ranked
+            ):
+                families = _families_of(decision.image.tags, matches)
+                self._families[id(decision)] = families or _NO_FAMILIES
+                for family, versions in families.items():
                     rankings[family].add(decision.rank or 0, decision, versions[-1])
             self._rankings[key] = rankings
         return self._rankings[key]
+
+    def _ranked(self, rule: Rule) -> list[Decision]:
+        """The decisions a count rule ranked, grouped by rule in one pass over the evaluation."""
+        if self._ranked_by_rule is None:
+            grouped: dict[int, list[Decision]] = defaultdict(list)
+            for decision in self.evaluation.decisions:
+                if decision.rank is not None:
+                    grouped[id(decision.rule)].append(decision)
+            self._ranked_by_rule = grouped
+        return self._ranked_by_rule.get(id(rule), [])

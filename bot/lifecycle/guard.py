@@ -13,6 +13,7 @@ from bot.lifecycle.policy import LifecyclePolicy, Rule
 
 GUARD_DAYS = 36_500
 GUARD_DESCRIPTION = "ecr-lifeguard: keep protected images (never expires them)"
+DEFAULT_KEEP_PREFIX = "keep-"  # the default of ``protect.tag_prefix``
 _NEVER_DAYS = 3_650
 
 
@@ -57,6 +58,21 @@ def is_guard(rule: Rule, prefix: str) -> bool:
         and rule.action.type == "expire"
         and selection.effective_storage_class == "standard"
     )
+
+
+def is_any_guard(rule: Rule) -> bool:
+    """Whether a rule is a guard rule for some keep prefix (one prefix, never acts in practice).
+
+    Example:
+        >>> is_any_guard(guard_rule("pin-")), is_any_guard(guard_rule("keep-"))
+        (True, True)
+    """
+    selection = rule.selection
+    entries = selection.entries
+    if len(entries) != 1:
+        return False
+    prefix = entries[0] if selection.tag_prefix_list else entries[0].removesuffix("*")
+    return bool(prefix) and is_guard(rule, prefix)
 
 
 def has_guard(policy: LifecyclePolicy, prefix: str) -> bool:

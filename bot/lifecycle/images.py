@@ -7,6 +7,9 @@ and floats are the cheapest comparable form. :mod:`bot.lifecycle.timefmt` conver
 
 from __future__ import annotations
 
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -81,3 +84,69 @@ class Image:
     def short_digest(self) -> str:
         """The first 12 hex digits of the digest, as people quote it."""
         return self.digest.removeprefix("sha256:")[:12]
+
+
+_new = object.__new__
+_set_digest, _set_tags, _set_pushed_at, _set_last_pulled_at, _set_status = (
+    Image.__dict__[name].__set__
+    for name in ("digest", "tags", "pushed_at", "last_pulled_at", "status")
+)
+_set_last_archived_at, _set_last_activated_at, _set_media_type, _set_children = (
+    Image.__dict__[name].__set__
+    for name in ("last_archived_at", "last_activated_at", "media_type", "children")
+)
+
+
+def make_image(  # noqa: PLR0917 (positional on purpose: one call per image)
+    digest: str,
+    tags: tuple[str, ...],
+    pushed_at: float,
+    last_pulled_at: float | None,
+    status: ImageStatus,
+    last_archived_at: float | None,
+    last_activated_at: float | None,
+    media_type: str | None,
+    children: tuple[str, ...] = (),
+) -> Image:
+    """``Image(...)`` with every field given positionally, in half the time.
+
+    A frozen dataclass's ``__init__`` sets each field through ``object.__setattr__``; reading
+    100,000 images pays for that twice over. This sets the slots directly, with the same result.
+
+    Example:
+        >>> make_image("sha256:" + "a" * 64, ("v1",), 1.0, None, ImageStatus.ACTIVE, None, None,
+        ...            None) == Image("sha256:" + "a" * 64, ("v1",), 1.0)
+        True
+    """
+    image = _new(Image)
+    _set_digest(image, digest)
+    _set_tags(image, tags)
+    _set_pushed_at(image, pushed_at)
+    _set_last_pulled_at(image, last_pulled_at)
+    _set_status(image, status)
+    _set_last_archived_at(image, last_archived_at)
+    _set_last_activated_at(image, last_activated_at)
+    _set_media_type(image, media_type)
+    _set_children(image, children)
+    return image
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while building many objects that form no cycles.
+
+    Creating 100,000 images or decisions otherwise triggers full collections over every live
+    object (the caller's decoded JSON included), which cost more than the work itself.
+
+    Example:
+        >>> with gc_paused():
+        ...     gc.isenabled()
+        False
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()

@@ -5,6 +5,13 @@ or JSON lines (one response object per line). For ``describe-images`` an array o
 ``ImageDetail`` objects is accepted too. Timestamps may be ISO 8601 strings or epoch seconds.
 
 Problems are reported with the JSON path of the bad value, at most :data:`MAX_PROBLEMS` of them.
+Values ECR could not have produced but that can still be evaluated (a tag with a space, as in the
+AWS guide's own worked example; a digest that is not ``sha256:``) are evaluated as given and
+reported as warnings, with their paths.
+
+Large outputs are read in one pass: pydantic-core decodes the JSON, one loop builds the images,
+and the checks that span the repository (unique digests and tags, tag characters) run over joined
+lists. The field-by-field checks run only when those find something, to say what and where.
 """
 
 from __future__ import annotations
@@ -12,10 +19,15 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from itertools import chain
+from operator import attrgetter
 from typing import Any
 
-from bot.lifecycle.images import Image, ImageStatus
+from pydantic_core import from_json
+
+from bot.lifecycle.images import Image, ImageStatus, gc_paused, make_image
 from bot.lifecycle.problems import InputError, Problem, join_path
 from bot.lifecycle.strictjson import loads_strict
 from bot.lifecycle.timefmt import parse_instant
@@ -25,6 +37,21 @@ MAX_TAG_LENGTH = 300
 _DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 _NOT_IN_TAGS = re.compile(r"[\s\x00-\x1f]")
 _STATUSES = {status.value: status for status in ImageStatus}
+# The ImageDetail fields that evaluation reads; a decoder may skip every other one.
+IMAGE_DETAIL_FIELDS = (
+    "imageDigest",
+    "imageTags",
+    "imagePushedAt",
+    "imageStatus",
+    "imageManifestMediaType",
+    "lastRecordedPullTime",
+    "lastArchivedAt",
+    "lastActivatedAt",
+)
+_NOT_AN_IMAGE = (KeyError, TypeError, ValueError, AttributeError)
+_digest_of = attrgetter("digest")
+_tags_of = attrgetter("tags")
+_from_iso = datetime.fromisoformat
 
 
 def is_digest(value: object) -> bool:
@@ -38,22 +65,84 @@ def is_digest(value: object) -> bool:
 
 
 def tag_problem(tag: object) -> str | None:
-    """Why ``tag`` cannot be an image tag, or None when it can.
+    """Why ``tag`` cannot be evaluated as an image tag, or None when it can.
 
     Example:
-        >>> tag_problem("v1.2.3") is None, tag_problem("has space")
-        (True, 'tag "has space" contains whitespace or control characters')
+        >>> tag_problem("v1.2.3") is None, tag_problem("git hash") is None, tag_problem(7)
+        (True, True, 'a tag must be a string, not int')
     """
     if not isinstance(tag, str):
         return f"a tag must be a string, not {type(tag).__name__}"
-    if not tag or len(tag) > MAX_TAG_LENGTH:
-        return f"a tag must have 1 to {MAX_TAG_LENGTH} characters"
-    if _NOT_IN_TAGS.search(tag):
-        return f'tag "{tag}" contains whitespace or control characters'
+    if not _encodable(tag):
+        return f"tag {_quoted(tag)} is not valid Unicode (it holds a lone surrogate escape)"
     return None
 
 
-def documents(text: str) -> list[tuple[str, Any]]:
+def tag_oddity(tag: str) -> str | None:
+    """Why ECR could not have produced the tag ``tag`` (it can still be evaluated), or None.
+
+    Example:
+        >>> tag_oddity("v1.2.3") is None, tag_oddity("git hash")
+        (True, 'tag "git hash" contains whitespace or control characters, which ECR tags cannot')
+    """
+    if not tag or len(tag) > MAX_TAG_LENGTH:
+        return f"ECR tags have 1 to {MAX_TAG_LENGTH} characters; this one has {len(tag)}"
+    if _NOT_IN_TAGS.search(tag):
+        return (
+            f"tag {_quoted(tag)} contains whitespace or control characters, which ECR tags cannot"
+        )
+    return None
+
+
+def _quoted(text: str) -> str:
+    """Text in double quotes, control characters escaped, so that a message stays on one line."""
+    escaped = text.encode("unicode_escape", errors="backslashreplace").decode("ascii")
+    return '"' + escaped.replace('"', '\\"') + '"'
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def decode_json(text: str | bytes) -> Any:
+    """Decode one JSON document: fast (pydantic-core), with the strict decoder's message on error.
+
+    Refuses what :func:`~bot.lifecycle.strictjson.loads_strict` refuses (NaN, trailing data...);
+    duplicate keys keep the last value, as the AWS CLI's own JSON reader does.
+
+    Example:
+        >>> decode_json(b'{"imageDetails": []}')
+        {'imageDetails': []}
+        >>> decode_json('{"a": NaN}')
+        Traceback (most recent call last):
+        ...
+        bot.errors.InputError: NaN is not valid JSON
+    """
+    try:
+        return from_json(text, allow_inf_nan=False)
+    except ValueError:
+        pass
+    # Rare: say exactly what is wrong (the standard library names the problem, line and column),
+    # or accept what only the fast decoder refuses (nesting beyond its limit, lone surrogates).
+    return loads_strict(_as_text(text), reject_duplicate_keys=False)
+
+
+def _as_text(text: str | bytes) -> str:
+    if isinstance(text, str):
+        return text
+    try:
+        return text.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError.single(
+            "", f"not UTF-8 text (byte {exc.start} cannot be decoded); is it binary?"
+        ) from None
+
+
+def documents(text: str | bytes) -> list[tuple[str, Any]]:
     """Split AWS CLI output into (path prefix, decoded JSON) pairs: one document, or JSON lines.
 
     Example:
@@ -61,40 +150,97 @@ def documents(text: str) -> list[tuple[str, Any]]:
         [('line 1: ', {'a': 1}), ('line 2: ', {'a': 2})]
     """
     try:
-        return [("", loads_strict(text, reject_duplicate_keys=False))]
+        return [("", decode_json(text))]
     except InputError as whole_error:
-        lines = [(n, line) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
+        lines = [(n, line) for n, line in enumerate(_as_text(text).splitlines(), 1) if line.strip()]
         if len(lines) < 2 or not lines[0][1].lstrip().startswith(("{", "[")):
             raise whole_error from None
     parsed = []
     for number, line in lines:
         try:
-            parsed.append((f"line {number}: ", loads_strict(line, reject_duplicate_keys=False)))
+            parsed.append((f"line {number}: ", decode_json(line)))
         except InputError as exc:
             raise InputError.single(f"line {number}", exc.problems[0].message) from None
     return parsed
 
 
-def parse_describe_images(text: str) -> list[Image]:
-    """Parse ``aws ecr describe-images`` output into images, validating every field used.
+@dataclass(frozen=True, slots=True)
+class DescribeImages:
+    """``describe-images`` output as read: the images, and what ECR could not have produced.
+
+    ``warnings`` name values that are evaluated as given although ECR would not produce them
+    (a tag with a space, a digest that is not ``sha256:``), each with its JSON path.
 
     Example:
-        >>> images = parse_describe_images('''{"imageDetails": [{"imageDigest": "sha256:''' +
-        ...     "a" * 64 + '''", "imageTags": ["v1"], "imagePushedAt": "2024-01-01T00:00:00Z"}]}''')
+        >>> read = read_describe_images('{"imageDetails": [{"imageDigest": "sha256:' + "a" * 64
+        ...     + '", "imageTags": ["git hash"], "imagePushedAt": 0}]}')
+        >>> read.images[0].tags
+        ('git hash',)
+        >>> print(read.warnings[0])
+        imageDetails[0].imageTags[0]: tag "git hash" contains whitespace or control characters, which ECR tags cannot
+    """  # noqa: E501
+
+    images: list[Image]
+    warnings: tuple[Problem, ...] = ()
+
+
+def parse_describe_images(text: str | bytes) -> list[Image]:
+    """Parse ``aws ecr describe-images`` output into images, validating every field used.
+
+    Values ECR could not have produced but that can be evaluated are accepted; use
+    :func:`read_describe_images` to hear about them.
+
+    Example:
+        >>> images = parse_describe_images('{"imageDetails": [{"imageDigest": "sha256:' +
+        ...     "a" * 64 + '", "imageTags": ["v1"], "imagePushedAt": "2024-01-01T00:00:00Z"}]}')
         >>> images[0].tags, images[0].pushed_at
         (('v1',), 1704067200.0)
     """
-    collector = _Collector()
-    images = [
-        image
-        for where, detail in _image_details(text)
-        if (image := _image(detail, where, collector)) is not None
-    ]
-    _check_unique(images, collector)
-    collector.raise_if_any()
-    return images
+    return read_describe_images(text).images
 
 
+def read_describe_images(text: str | bytes) -> DescribeImages:
+    """Read ``aws ecr describe-images`` output: the images, and warnings about odd values.
+
+    Raises :class:`InputError` naming every value that cannot be evaluated (up to
+    :data:`MAX_PROBLEMS` of them).
+
+    Example:
+        >>> read_describe_images('{"imageDetails": [{"imageDigest": "sha256:1"}]}')
+        Traceback (most recent call last):
+        ...
+        bot.errors.InputError: imageDetails[0].imagePushedAt: required (the time the image was first pushed)
+    """  # noqa: E501
+    return images_from_documents(documents(text))
+
+
+def images_from_documents(decoded: list[tuple[str, Any]]) -> DescribeImages:
+    """Read decoded ``describe-images`` output: (path prefix, document) pairs, as from
+    :func:`documents`.
+
+    For callers that decode the JSON themselves (the CLI decodes only the fields used).
+
+    Example:
+        >>> page = {"imageDetails": [{"imageDigest": "sha256:" + "a" * 64, "imagePushedAt": 0}]}
+        >>> images_from_documents([("", page)]).images[0].pushed_at
+        0.0
+    """
+    with gc_paused():
+        batches = list(_batches(decoded))
+        images: list[Image] = []
+        append, build = images.append, _image_fast
+        for _, _, details in batches:
+            for detail in details:
+                try:
+                    append(build(detail))
+                except _NOT_AN_IMAGE:
+                    return _read_carefully(batches)
+        if _worth_a_closer_look(images):
+            return _read_carefully(batches)
+        return DescribeImages(images)
+
+
+Batch = tuple[str, int, list[Any]]  # the path of a list of image details, its first index, items
 Where = tuple[str, int | None]  # (path of the list, index in it): the path is built on error only
 
 
@@ -104,32 +250,42 @@ def _path(where: Where, key: str | None = None) -> str:
     return join_path(path, key) if key else path
 
 
-def _image_details(text: str) -> Iterator[tuple[Where, Any]]:
-    for prefix, document in documents(text):
+def _batches(decoded: list[tuple[str, Any]]) -> Iterator[Batch]:
+    for prefix, document in decoded:
         root = prefix.removesuffix(": ")
         if isinstance(document, dict):
-            yield from _page(document, root)
+            yield _page(document, root)
         elif isinstance(document, list):
-            for index, item in enumerate(document):
-                if isinstance(item, dict) and "imageDetails" in item:
-                    yield from _page(item, join_path(root, index))
-                else:
-                    yield (root, index), item
+            yield from _list_batches(document, root)
         else:
             raise InputError.single(
                 root, "expected describe-images output: an object with imageDetails"
             )
 
 
-def _page(page: dict[str, Any], path: str) -> Iterator[tuple[Where, Any]]:
+def _is_page(item: Any) -> bool:
+    return isinstance(item, dict) and "imageDetails" in item
+
+
+def _list_batches(items: list[Any], root: str) -> Iterator[Batch]:
+    if not any(map(_is_page, items)):
+        yield root, 0, items  # bare ImageDetail objects
+        return
+    for index, item in enumerate(items):
+        if _is_page(item):
+            yield _page(item, join_path(root, index))
+        else:
+            yield root, index, [item]
+
+
+def _page(page: dict[str, Any], path: str) -> Batch:
     base = join_path(path, "imageDetails")
     details = page.get("imageDetails")
     if not isinstance(details, list):
         raise InputError.single(
             base, "missing or not a list; expected `aws ecr describe-images` output"
         )
-    for index, detail in enumerate(details):
-        yield (base, index), detail
+    return base, 0, details
 
 
 class _Collector:
@@ -147,52 +303,146 @@ class _Collector:
     def count(self) -> int:
         return len(self.problems) + self.dropped
 
+    def all(self) -> tuple[Problem, ...]:
+        more = (Problem("", f"... and {self.dropped} more"),) if self.dropped else ()
+        return (*self.problems, *more)
+
     def raise_if_any(self) -> None:
-        if self.dropped:
-            self.problems.append(Problem("", f"... and {self.dropped} more problems"))
         if self.problems:
-            raise InputError(self.problems)
+            raise InputError(self.all())
+
+
+def _image_fast(detail: dict[str, Any]) -> Image:
+    """One ImageDetail as an Image, without building error paths; raises when anything is off.
+
+    Tag values are checked for the whole repository at once (:func:`_worth_a_closer_look`).
+    """
+    get = detail.get
+    digest = detail["imageDigest"]
+    if type(digest) is not str or not digest:
+        raise TypeError(digest)
+    tags = get("imageTags")
+    if tags is None:
+        tags = ()
+    elif type(tags) is list:
+        tags = tuple(tags)
+    else:
+        raise TypeError(tags)
+    media_type = get("imageManifestMediaType")
+    if media_type is not None and type(media_type) is not str:
+        raise TypeError(media_type)
+    pulled = get("lastRecordedPullTime")
+    archived = get("lastArchivedAt")
+    activated = get("lastActivatedAt")
+    return make_image(
+        digest,
+        tags,
+        _instant(detail["imagePushedAt"]),
+        None if pulled is None else _instant(pulled),
+        _STATUSES[get("imageStatus", "ACTIVE")],
+        None if archived is None else _instant(archived),
+        None if activated is None else _instant(activated),
+        media_type,
+        (),
+    )
+
+
+def _instant(value: object) -> float:
+    """:func:`parse_instant`, with a shortcut for the ISO 8601 strings the AWS CLI prints."""
+    if type(value) is str:
+        try:
+            moment = _from_iso(value)
+        except ValueError:
+            return parse_instant(value)
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        return moment.timestamp()
+    return parse_instant(value)
+
+
+def _worth_a_closer_look(images: list[Image]) -> bool:
+    """Whether anything calls for the field-by-field checks: repeats, odd digests or tags."""
+    digests = list(map(_digest_of, images))
+    if len(set(digests)) != len(digests) or not _all_ecr_digests(digests):
+        return True
+    tags = list(chain.from_iterable(map(_tags_of, images)))
+    if not tags:
+        return False
+    try:
+        joined = "".join(tags)
+    except TypeError:  # a tag that is not a string
+        return True
+    lengths = list(map(len, tags))
+    return (
+        len(set(tags)) != len(tags)
+        or (not joined.isascii() and not _encodable(joined))
+        or min(lengths) == 0
+        or max(lengths) > MAX_TAG_LENGTH
+        or _NOT_IN_TAGS.search(joined) is not None
+    )
+
+
+_PREFIX = "sha256:"
+_DIGEST_LENGTH = len(_PREFIX) + 64
+_HEX_DIGITS = b"0123456789abcdef"
+
+
+def _all_ecr_digests(digests: list[str]) -> bool:
+    """``all(map(is_digest, digests))`` for a whole repository at once, without a regex each.
+
+    Every digest is 71 characters long, so the prefixes sit at fixed offsets of the joined text;
+    what is left once they are removed must be 64 lowercase hex digits per digest.
+    """
+    if not digests or set(map(len, digests)) != {_DIGEST_LENGTH}:
+        return not digests
+    joined = "".join(digests)
+    count = len(digests)
+    if any(joined[i::_DIGEST_LENGTH] != _PREFIX[i] * count for i in range(len(_PREFIX))):
+        return False
+    body = joined.replace(_PREFIX, "")
+    return (
+        len(body) == 64 * count
+        and body.isascii()
+        and not body.encode("ascii").translate(None, _HEX_DIGITS)
+    )
+
+
+def _read_carefully(batches: list[Batch]) -> DescribeImages:
+    """Every image checked field by field: all problems and warnings, with their paths."""
+    problems, warnings = _Collector(), _Collector()
+    images = []
+    for base, first, details in batches:
+        for index, detail in enumerate(details, first):
+            image = _image(detail, (base, index), problems)
+            if image is not None:
+                images.append(image)
+                _warn_about(image, (base, index), warnings)
+    _check_unique(images, problems)
+    problems.raise_if_any()
+    return DescribeImages(images, warnings.all())
 
 
 def _image(detail: Any, where: Where, problems: _Collector) -> Image | None:
     """Build an Image from one ImageDetail; on bad input record every problem and return None."""
     try:
-        image = _image_fast(detail)
-    except (KeyError, TypeError, ValueError, AttributeError):
+        image: Image | None = _image_fast(detail)
+    except _NOT_AN_IMAGE:
         image = None
-    if image is None:
+    if image is None or any(tag_problem(tag) for tag in image.tags):
         _image_problems(detail, where, problems)
+        return None
     return image
 
 
-def _image_fast(detail: dict[str, Any]) -> Image | None:
-    """The common case, without building error paths: None when anything is off."""
-    digest = detail["imageDigest"]
-    tags = detail.get("imageTags") or ()
-    if not (type(digest) is str and _DIGEST.fullmatch(digest)) or not all(map(_is_tag, tags)):
-        return None
-    status = _STATUSES[detail.get("imageStatus", "ACTIVE")]
-    media_type = detail.get("imageManifestMediaType")
-    if media_type is not None and type(media_type) is not str:
-        return None
-    return Image(
-        digest=digest,
-        tags=tuple(tags),
-        pushed_at=parse_instant(detail["imagePushedAt"]),
-        last_pulled_at=_optional_instant(detail.get("lastRecordedPullTime")),
-        status=status,
-        last_archived_at=_optional_instant(detail.get("lastArchivedAt")),
-        last_activated_at=_optional_instant(detail.get("lastActivatedAt")),
-        media_type=media_type,
-    )
-
-
-def _is_tag(tag: object) -> bool:
-    return type(tag) is str and 0 < len(tag) <= MAX_TAG_LENGTH and _NOT_IN_TAGS.search(tag) is None
-
-
-def _optional_instant(value: object) -> float | None:
-    return None if value is None else parse_instant(value)
+def _warn_about(image: Image, where: Where, warnings: _Collector) -> None:
+    if not is_digest(image.digest):
+        warnings.add(
+            _path(where, "imageDigest"),
+            f"{_quoted(image.digest)} is not an ECR digest (sha256: and 64 lowercase hex digits)",
+        )
+    for index, tag in enumerate(image.tags):
+        if (oddity := tag_oddity(tag)) is not None:
+            warnings.add(join_path(_path(where, "imageTags"), index), oddity)
 
 
 def _image_problems(detail: Any, where: Where, problems: _Collector) -> None:
@@ -200,8 +450,9 @@ def _image_problems(detail: Any, where: Where, problems: _Collector) -> None:
         problems.add(_path(where), "an image detail must be a JSON object")
         return
     before = problems.count
-    if not is_digest(detail.get("imageDigest")):
-        problems.add(_path(where, "imageDigest"), "must be sha256: followed by 64 hex digits")
+    digest = detail.get("imageDigest")
+    if not isinstance(digest, str) or not digest:
+        problems.add(_path(where, "imageDigest"), "required: sha256: followed by 64 hex digits")
     tags = detail.get("imageTags")
     if tags is not None and not isinstance(tags, list):
         problems.add(_path(where, "imageTags"), "must be a list of tags")
@@ -247,7 +498,7 @@ def _check_unique(images: list[Image], problems: _Collector) -> None:
                 )
 
 
-def parse_batch_get_image(text: str) -> dict[str, tuple[str, ...]]:
+def parse_batch_get_image(text: str | bytes) -> dict[str, tuple[str, ...]]:
     """Read ``aws ecr batch-get-image`` output; map each image index digest to its children.
 
     Plain image manifests in the output are ignored; only indexes reference other images.
@@ -275,7 +526,7 @@ def parse_batch_get_image(text: str) -> dict[str, tuple[str, ...]]:
     return children
 
 
-def _response_pages(text: str) -> Iterator[tuple[str, Any]]:
+def _response_pages(text: str | bytes) -> Iterator[tuple[str, Any]]:
     for prefix, document in documents(text):
         root = prefix.removesuffix(": ")
         if isinstance(document, list):

@@ -26,11 +26,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from enum import IntEnum
 
-from bot.lifecycle.edit import insert_rules, replace_rule
+from bot.lifecycle.edit import insert_rules, remove_rule, replace_rule
 from bot.lifecycle.explain import describe_selection, rule_name
+from bot.lifecycle.guard import DEFAULT_KEEP_PREFIX, has_guard, is_any_guard, with_guard
 from bot.lifecycle.matching import selection_contains
 from bot.lifecycle.policy import Action, LifecyclePolicy, Rule, Selection
-from bot.lifecycle.validate import MIN_DAYS_IN_ARCHIVE
+from bot.lifecycle.validate import MIN_DAYS_IN_ARCHIVE, check_policy
 
 
 class Severity(IntEnum):
@@ -51,9 +52,10 @@ class Finding:
     """One piece of advice about a policy.
 
     Example:
-        >>> f = Finding("LG006", Severity.INFO, 2, "could archive", "...", "use transition")
-        >>> f.severity.label, f.rule_priority
-        ('info', 2)
+        >>> f = Finding("LG006", Severity.INFO, 2, "could archive", "...", "use transition",
+        ...             other_rules=(5,))
+        >>> f.severity.label, f.rule_priority, f.rule_priorities
+        ('info', 2, (2, 5))
     """
 
     code: str
@@ -63,6 +65,13 @@ class Finding:
     detail: str
     fix: str
     fixed_policy: LifecyclePolicy | None = None
+    other_rules: tuple[int, ...] = ()  # further rules the finding concerns
+
+    @property
+    def rule_priorities(self) -> tuple[int, ...]:
+        """Every rule the finding concerns, by priority: ``rule_priority`` first."""
+        first = () if self.rule_priority is None else (self.rule_priority,)
+        return first + tuple(p for p in self.other_rules if p != self.rule_priority)
 
 
 Check = Callable[[LifecyclePolicy], Iterator[Finding]]
@@ -86,6 +95,15 @@ def lint(policy: LifecyclePolicy) -> list[Finding]:
     return sorted(findings, key=lambda f: (-f.severity, f.rule_priority or 0, f.code))
 
 
+def _valid(policy: LifecyclePolicy) -> LifecyclePolicy | None:
+    """A proposed policy, or None when ``PutLifecyclePolicy`` would refuse it (50 rules...)."""
+    return None if check_policy(policy, len(policy.to_json())) else policy
+
+
+def _below(fixed: LifecyclePolicy | None) -> str:
+    return " (fixed policy below)" if fixed is not None else ""
+
+
 def _with_selection(rule: Rule, **changes: object) -> Rule:
     return rule.model_copy(update={"selection": rule.selection.model_copy(update=changes)})
 
@@ -98,6 +116,7 @@ def check_and_lists(policy: LifecyclePolicy) -> Iterator[Finding]:
             continue
         key = "tag_pattern_list" if rule.selection.uses_patterns else "tag_prefix_list"
         split = [_with_selection(rule, **{key: (entry,)}) for entry in entries]
+        fixed = _valid(replace_rule(policy, rule.rule_priority, split))
         listed = " AND ".join(f'"{e}"' for e in entries)
         yield Finding(
             "LG001",
@@ -108,14 +127,24 @@ def check_and_lists(policy: LifecyclePolicy) -> Iterator[Finding]:
             f'An image tagged only "{entries[0]}…" is not selected, so the rule neither keeps nor '
             "expires it.",
             f"To select images with any of these tags, split the rule into {len(entries)} rules, "
-            "one entry each (fixed policy below). Keep the list only if every image really "
-            "carries all of them.",
-            replace_rule(policy, rule.rule_priority, split),
+            f"one entry each{_below(fixed)}. Keep the list only if every image really carries "
+            "all of them.",
+            fixed,
         )
 
 
 def check_first_push_ranking(policy: LifecyclePolicy) -> Iterator[Finding]:
     """LG002: count rules rank digests by their first push, not by when a tag was added."""
+    guarded = has_guard(policy, DEFAULT_KEEP_PREFIX)
+    fixed = None if guarded else _valid(with_guard(policy, DEFAULT_KEEP_PREFIX))
+    protect = "protect deployed releases with `ecr-lifeguard protect`"
+    if guarded:
+        protect += ", whose guard rule this policy already has"
+    elif fixed is not None:
+        protect += (
+            f": it tags them {DEFAULT_KEEP_PREFIX}<digest>, and the guard rule that the fixed "
+            "policy below puts first shields those tags from every other rule"
+        )
     for rule in policy.rules:
         if not rule.selection.is_count_rule or rule.selection.tag_status == "untagged":
             continue
@@ -130,8 +159,9 @@ def check_first_push_ranking(policy: LifecyclePolicy) -> Iterator[Finding]:
             "code, a retag), the new release tag is added to the old image and keeps its old push "
             "time, so the newest release can be the first to expire.",
             "Make every build produce a unique digest (e.g. write the git revision into the image "
-            "as a LABEL or file), and protect deployed releases with a higher-priority rule on a "
-            "pin tag (`ecr-lifeguard protect`). `ecr-lifeguard plan` flags images caught this way.",
+            f"as a LABEL or file), and {protect}. `ecr-lifeguard plan` marks the images caught "
+            "this way.",
+            fixed,
         )
 
 
@@ -151,6 +181,7 @@ def check_shadowed(policy: LifecyclePolicy) -> Iterator[Finding]:
         )
         if shield is None:
             continue
+        fixed = _valid(remove_rule(policy, rule.rule_priority))
         yield Finding(
             "LG003",
             Severity.WARNING,
@@ -158,8 +189,10 @@ def check_shadowed(policy: LifecyclePolicy) -> Iterator[Finding]:
             "rule can never act",
             f"Every image {rule_name(rule)} selects ({describe_selection(rule.selection)}) is also "
             f"selected by {rule_name(shield)}, which has higher priority and shields it.",
-            f"Remove {rule_name(rule)}, or give it a priority above {rule_name(shield)} if it was "
-            "meant to apply first.",
+            f"Remove {rule_name(rule)}{_below(fixed)}, or give it a priority above "
+            f"{rule_name(shield)} if it was meant to apply first.",
+            fixed,
+            (shield.rule_priority,),
         )
 
 
@@ -171,6 +204,7 @@ def check_untagged_expiry(policy: LifecyclePolicy) -> Iterator[Finding]:
             continue
         if selection.effective_storage_class == "archive":
             continue
+        archive = _archive_instead(policy, [rule])
         yield Finding(
             "LG004",
             Severity.WARNING,
@@ -181,9 +215,11 @@ def check_untagged_expiry(policy: LifecyclePolicy) -> Iterator[Finding]:
             "keeps launching that untagged digest on scale-out and task replacement; "
             f"{rule_name(rule)} expires it ({_criterion(rule)}) and the next launch fails with "
             "`manifest unknown`.",
-            "Archive instead of expiring (restorable), keep untagged images longer than your "
-            "longest-lived deployment, make tags immutable, and let `ecr-lifeguard scan` protect "
-            "digests that are in use.",
+            "Archive instead of expiring, so that a digest still in use can be restored"
+            f"{archive.below} Also keep untagged images longer than your longest-lived "
+            "deployment, make tags immutable, and let `ecr-lifeguard scan` protect digests that "
+            "are in use.",
+            archive.policy,
         )
 
 
@@ -194,6 +230,7 @@ def check_rollback_window(policy: LifecyclePolicy) -> Iterator[Finding]:
         for r in policy.by_priority()
         if r.selection.effective_storage_class == "standard"
         and r.selection.tag_status != "untagged"
+        and not is_any_guard(r)
     ]
     if not removers:
         return
@@ -214,6 +251,11 @@ def check_rollback_window(policy: LifecyclePolicy) -> Iterator[Finding]:
             "action": {"type": "expire"},
         }
     )
+    fixed = _valid(insert_rules(policy, _leading_guards(policy), [keep_rule]))
+    if fixed is not None:
+        example = 'fixed policy below; adapt "v*" to your release tags'
+    else:
+        example = 'e.g. tagPatternList ["v*"] with imageCountMoreThan 10'
     yield Finding(
         "LG005",
         Severity.WARNING,
@@ -222,9 +264,19 @@ def check_rollback_window(policy: LifecyclePolicy) -> Iterator[Finding]:
         "No rule keeps a number of recent tagged images, so "
         f"{rule_name(first)} ({_criterion(first)}) can remove the release you would roll back to.",
         "Add, before the other rules, a count rule that keeps your recent releases; it shields "
-        'them from every lower rule (fixed policy below; adapt "v*" to your release tags).',
-        insert_rules(policy, 0, [keep_rule]),
+        f"them from every lower rule ({example}).",
+        fixed,
     )
+
+
+def _leading_guards(policy: LifecyclePolicy) -> int:
+    """How many guard rules come first: new rules go after them, so that they keep shielding."""
+    count = 0
+    for rule in policy.by_priority():
+        if not is_any_guard(rule):
+            break
+        count += 1
+    return count
 
 
 def check_could_archive(policy: LifecyclePolicy) -> Iterator[Finding]:
@@ -232,31 +284,14 @@ def check_could_archive(policy: LifecyclePolicy) -> Iterator[Finding]:
     expiring = [
         r
         for r in policy.by_priority()
-        if r.action.type == "expire" and r.selection.effective_storage_class == "standard"
+        if r.action.type == "expire"
+        and r.selection.effective_storage_class == "standard"
+        and not is_any_guard(r)
     ]
     if not expiring:
         return
-    archive_rule = Rule.model_validate(
-        {
-            "rulePriority": 1,
-            "description": f"Delete images archived more than {MIN_DAYS_IN_ARCHIVE * 2} days ago",
-            "selection": {
-                "tagStatus": "any",
-                "storageClass": "archive",
-                "countType": "sinceImageTransitioned",
-                "countUnit": "days",
-                "countNumber": MIN_DAYS_IN_ARCHIVE * 2,
-            },
-            "action": {"type": "expire"},
-        }
-    )
-    fixed = policy
-    for rule in expiring:
-        transition = rule.model_copy(update={"action": _ARCHIVE_ACTION})
-        fixed = replace_rule(fixed, rule.rule_priority, [transition])
-    if not any(r.selection.effective_storage_class == "archive" for r in fixed.rules):
-        fixed = insert_rules(fixed, len(fixed.rules), [archive_rule])
-    names = ", ".join(rule_name(rule) for rule in expiring)
+    archive = _archive_instead(policy, expiring)
+    names = _join_names(expiring)
     yield Finding(
         "LG006",
         Severity.INFO,
@@ -265,11 +300,61 @@ def check_could_archive(policy: LifecyclePolicy) -> Iterator[Finding]:
         f"{_cap(names)} delete{'s' if len(expiring) == 1 else ''} images for good. Archived "
         "images cannot be pulled either, but `ecr-lifeguard restore` brings them back within "
         "about 20 minutes.",
-        'Use "action": {"type": "transition", "targetStorageClass": "archive"} and delete from '
-        f"archive later with sinceImageTransitioned ≥ {MIN_DAYS_IN_ARCHIVE} days (archive bills "
-        f"at least {MIN_DAYS_IN_ARCHIVE} days). Fixed policy below.",
-        fixed,
+        'Use "action": {"type": "transition", "targetStorageClass": "archive"} instead'
+        f"{archive.below}",
+        archive.policy,
+        tuple(rule.rule_priority for rule in expiring[1:]),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class _Archiving:
+    """A policy changed to archive instead of expire (None if invalid), and what to say of it."""
+
+    policy: LifecyclePolicy | None
+    below: str  # ends the sentence that proposes archiving: where the policy is, how it deletes
+
+
+def _archive_instead(policy: LifecyclePolicy, rules: list[Rule]) -> _Archiving:
+    """``rules`` archive instead of expiring, and archived images are deleted after a while."""
+    fixed = policy
+    for rule in rules:
+        transition = rule.model_copy(update={"action": _ARCHIVE_ACTION})
+        fixed = replace_rule(fixed, rule.rule_priority, [transition])
+    existing = [r for r in fixed.by_priority() if r.selection.effective_storage_class == "archive"]
+    if existing:
+        deletes = f"{_cap(_join_names(existing))} already deletes images from archive."
+    else:
+        fixed = insert_rules(fixed, len(fixed.rules), [_ARCHIVE_RULE])
+        deletes = (
+            "The fixed policy also deletes archived images after "
+            f"{_ARCHIVE_RULE.selection.count_number} days in archive (sinceImageTransitioned; "
+            f"archive bills at least {MIN_DAYS_IN_ARCHIVE} days, so use {MIN_DAYS_IN_ARCHIVE} or "
+            "more)."
+        )
+    valid = _valid(fixed)
+    return _Archiving(valid, f" (fixed policy below). {deletes}" if valid else ".")
+
+
+_ARCHIVE_RULE = Rule.model_validate(
+    {
+        "rulePriority": 1,
+        "description": f"Delete images archived more than {MIN_DAYS_IN_ARCHIVE * 2} days ago",
+        "selection": {
+            "tagStatus": "any",
+            "storageClass": "archive",
+            "countType": "sinceImageTransitioned",
+            "countUnit": "days",
+            "countNumber": MIN_DAYS_IN_ARCHIVE * 2,
+        },
+        "action": {"type": "expire"},
+    }
+)
+
+
+def _join_names(rules: list[Rule]) -> str:
+    names = [rule_name(rule) for rule in rules]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
 def check_literal_star_prefix(policy: LifecyclePolicy) -> Iterator[Finding]:
@@ -278,18 +363,20 @@ def check_literal_star_prefix(policy: LifecyclePolicy) -> Iterator[Finding]:
         starred = [p for p in rule.selection.tag_prefix_list or () if "*" in p]
         if not starred:
             continue
-        fixed = replace_rule(
-            policy,
-            rule.rule_priority,
-            [
-                _with_selection(
-                    rule,
-                    tag_prefix_list=None,
-                    tag_pattern_list=tuple(
-                        p if "*" in p else p + "*" for p in rule.selection.tag_prefix_list or ()
-                    ),
-                )
-            ],
+        fixed = _valid(
+            replace_rule(
+                policy,
+                rule.rule_priority,
+                [
+                    _with_selection(
+                        rule,
+                        tag_prefix_list=None,
+                        tag_pattern_list=tuple(
+                            p if "*" in p else p + "*" for p in rule.selection.tag_prefix_list or ()
+                        ),
+                    )
+                ],
+            )
         )
         yield Finding(
             "LG007",
@@ -298,7 +385,7 @@ def check_literal_star_prefix(policy: LifecyclePolicy) -> Iterator[Finding]:
             "wildcard in a prefix",
             f'{_cap(rule_name(rule))} has prefix "{starred[0]}": tagPrefixList matches the start '
             "of a tag literally, so no tag matches a `*` there.",
-            "Use tagPatternList, where `*` is a wildcard (fixed policy below).",
+            f"Use tagPatternList, where `*` is a wildcard{_below(fixed)}.",
             fixed,
         )
 
@@ -306,17 +393,25 @@ def check_literal_star_prefix(policy: LifecyclePolicy) -> Iterator[Finding]:
 def check_exact_patterns(policy: LifecyclePolicy) -> Iterator[Finding]:
     """LG008: a pattern without ``*`` matches only that exact tag."""
     for rule in policy.rules:
-        exact = [p for p in rule.selection.tag_pattern_list or () if "*" not in p]
-        if exact:
-            yield Finding(
-                "LG008",
-                Severity.INFO,
-                rule.rule_priority,
-                "pattern without a wildcard",
-                f'{_cap(rule_name(rule))} has pattern "{exact[0]}", which matches that exact tag '
-                "only.",
-                f'If you meant tags that start with it, write "{exact[0]}*".',
+        patterns = rule.selection.tag_pattern_list or ()
+        exact = [p for p in patterns if "*" not in p]
+        if not exact:
+            continue
+        starred = tuple(p if "*" in p else p + "*" for p in patterns)
+        fixed = _valid(
+            replace_rule(
+                policy, rule.rule_priority, [_with_selection(rule, tag_pattern_list=starred)]
             )
+        )
+        yield Finding(
+            "LG008",
+            Severity.INFO,
+            rule.rule_priority,
+            "pattern without a wildcard",
+            f'{_cap(rule_name(rule))} has pattern "{exact[0]}", which matches that exact tag only.',
+            f'If you meant tags that start with it, write "{exact[0]}*"{_below(fixed)}.',
+            fixed,
+        )
 
 
 def check_pull_based_archive(policy: LifecyclePolicy) -> Iterator[Finding]:
@@ -364,6 +459,7 @@ def check_shared_count(policy: LifecyclePolicy) -> Iterator[Finding]:
             "documentation, 'Filtering on all images, Example B').",
             "Check the plan with `ecr-lifeguard plan`; raise countNumber by the number of images "
             "the higher rules keep, or narrow this rule's selection.",
+            other_rules=tuple(e.rule_priority for e in overlapping),
         )
 
 

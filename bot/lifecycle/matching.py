@@ -27,27 +27,45 @@ from bot.lifecycle.policy import Selection
 _AFTER_EVERY_CHARACTER = chr(0x10FFFF)
 
 
-@lru_cache(maxsize=1024)
-def entry_regex(entry: str, is_pattern: bool) -> re.Pattern[str]:
-    """A multiline regex whose matches are exactly the tags (one per line) that ``entry`` matches.
-
-    Example:
-        >>> bool(entry_regex("prod*", True).fullmatch("production"))
-        True
-        >>> bool(entry_regex("prod*", False).fullmatch("prod-1"))  # a prefix, not a glob
-        False
-        >>> bool(entry_regex("prod", False).fullmatch("prod-1"))
-        True
-    """
+def _body(entry: str, is_pattern: bool) -> str:
+    """The regular expression for the tags one entry matches, without anchors."""
     if not is_pattern:
-        return re.compile(f"^{re.escape(entry)}.*$", re.MULTILINE)
+        return f"{re.escape(entry)}.*"
     first, *middle_and_last = entry.split("*")
     body = re.escape(first)
     if middle_and_last:
         *middle, last = middle_and_last
         body += "".join(f"(?>.*?{re.escape(part)})" for part in middle)
         body += f".*{re.escape(last)}"
-    return re.compile(f"^{body}$", re.MULTILINE)
+    return body
+
+
+@lru_cache(maxsize=1024)
+def entry_regex(entry: str, is_pattern: bool) -> re.Pattern[str]:
+    """A multiline regex whose matches are exactly the tags (one per line) that ``entry`` matches.
+
+    For tags joined by newlines; :func:`tag_regex` matches one tag, whatever it holds.
+
+    Example:
+        >>> entry_regex("prod*", True).findall("production\\nstaging\\nprod")
+        ['production', 'prod']
+    """
+    return re.compile(f"^{_body(entry, is_pattern)}$", re.MULTILINE)
+
+
+@lru_cache(maxsize=1024)
+def tag_regex(entries: tuple[str, ...], is_pattern: bool) -> re.Pattern[str]:
+    """A regex whose full matches are exactly the tags that at least one of ``entries`` matches.
+
+    Example:
+        >>> bool(tag_regex(("prod*",), True).fullmatch("production"))
+        True
+        >>> bool(tag_regex(("prod*",), False).fullmatch("prod-1"))  # a prefix, not a glob
+        False
+        >>> bool(tag_regex(("prod", "beta"), False).fullmatch("beta-1"))
+        True
+    """
+    return re.compile("|".join(f"(?:{_body(e, is_pattern)})" for e in entries), re.DOTALL)
 
 
 def entry_matches(entry: str, is_pattern: bool, tag: str) -> bool:
@@ -57,7 +75,7 @@ def entry_matches(entry: str, is_pattern: bool, tag: str) -> bool:
         >>> entry_matches("*prod*", True, "repo-production"), entry_matches("beta", False, "alpha")
         (True, False)
     """
-    return entry_regex(entry, is_pattern).fullmatch(tag) is not None
+    return tag_regex((entry,), is_pattern).fullmatch(tag) is not None
 
 
 def selection_matches(selection: Selection, tags: Sequence[str]) -> bool:
@@ -117,13 +135,22 @@ class TagIndex:
             return [entry] if entry in self._owner else []
         if not rest:
             return self._with_prefix(head)
-        regex = entry_regex(entry, is_pattern=True)
-        if head:
-            # Only tags that start with the literal head can match: narrow first, then match.
-            return [tag for tag in self._with_prefix(head) if regex.fullmatch(tag)]
+        # Only tags that start with the literal head can match: narrow first, then match.
+        candidates = self._with_prefix(head) if head else list(self._owner)
+        if "\n" in entry or self._has_newline():
+            # A newline in a tag (ECR allows none, but it is evaluated): match one by one.
+            single = tag_regex((entry,), is_pattern=True)
+            return [tag for tag in candidates if single.fullmatch(tag)]
+        joined = "\n".join(candidates) if head else self._joined_tags()
+        return entry_regex(entry, is_pattern=True).findall(joined)
+
+    def _joined_tags(self) -> str:
         if self._joined is None:
             self._joined = "\n".join(self._owner)
-        return regex.findall(self._joined)
+        return self._joined
+
+    def _has_newline(self) -> bool:
+        return self._joined_tags().count("\n") != len(self._owner) - 1
 
     def _with_prefix(self, prefix: str) -> list[str]:
         """Every tag that starts with ``prefix``: a contiguous run of the sorted tags."""

@@ -6,7 +6,7 @@ Inside the engine every instant is float seconds since the epoch, UTC.
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 DAY = 86_400.0
 # Epoch numbers above this are milliseconds (CloudTrail's pushedAt); as seconds they would be
@@ -71,7 +71,14 @@ def iso(instant: float) -> str:
         >>> iso(1671098240.0)
         '2022-12-15T09:57:20+00:00'
     """
-    return to_datetime(instant).isoformat(timespec="seconds")
+    if not 0 <= instant < _YEAR_10000 or instant % 1 * 1e6 >= 999_999.5:
+        return to_datetime(instant).isoformat(timespec="seconds")
+    day, second = divmod(int(instant), 86_400)
+    try:
+        return _DATES[day] + _ISO_CLOCK[second]
+    except KeyError:
+        _remember(day, second)
+        return _DATES[day] + _ISO_CLOCK[second]
 
 
 def human(instant: float) -> str:
@@ -81,7 +88,37 @@ def human(instant: float) -> str:
         >>> human(1671098240.0)
         '2022-12-15 09:57 UTC'
     """
-    return to_datetime(instant).strftime("%Y-%m-%d %H:%M UTC")
+    if not 0 <= instant < _YEAR_10000 or instant % 1 * 1e6 >= 999_999.5:
+        return to_datetime(instant).strftime("%Y-%m-%d %H:%M UTC")
+    day, second = divmod(int(instant), 86_400)
+    try:
+        return _DATES[day] + _HUMAN_CLOCK[second // 60]
+    except KeyError:
+        _remember(day, second)
+        return _DATES[day] + _HUMAN_CLOCK[second // 60]
+
+
+# A plan formats a few timestamps per image, for 100,000 images, and datetime objects would cost
+# more than the rest of the explanation. So the text of each day (thousands at most) and of each
+# second of a day (86,400 at most) is made once, and looked up. The shortcut is taken only where
+# it agrees with datetime.fromtimestamp: from 1970 to 9999, and not for the fractions of a second
+# that fromtimestamp rounds up to the next second (it rounds to microseconds, half to even).
+_DATES: dict[int, str] = {}
+_ISO_CLOCK: dict[int, str] = {}
+_HUMAN_CLOCK: dict[int, str] = {}
+_EPOCH_ORDINAL = 719_163  # date(1970, 1, 1).toordinal()
+_YEAR_10000 = 253_402_300_800.0
+
+
+def _remember(day: int, second: int) -> None:
+    if day not in _DATES:
+        _DATES[day] = date.fromordinal(_EPOCH_ORDINAL + day).isoformat()
+    if second not in _ISO_CLOCK:
+        hours, rest = divmod(second, 3600)
+        _ISO_CLOCK[second] = f"T{hours:02d}:{rest // 60:02d}:{rest % 60:02d}+00:00"
+    minute = second // 60
+    if minute not in _HUMAN_CLOCK:
+        _HUMAN_CLOCK[minute] = f" {minute // 60:02d}:{minute % 60:02d} UTC"
 
 
 def human_duration(seconds: float) -> str:
@@ -95,5 +132,15 @@ def human_duration(seconds: float) -> str:
     for unit, size in (("day", DAY), ("hour", 3600.0), ("minute", 60.0)):
         count = int(seconds // size)
         if count:
-            return f"{count} {unit}{'s' if count != 1 else ''}"
+            return _counted(count, unit)
     return "less than a minute"
+
+
+_COUNTED: dict[tuple[int, str], str] = {}
+
+
+def _counted(count: int, unit: str) -> str:
+    text = _COUNTED.get((count, unit))
+    if text is None:
+        text = _COUNTED[count, unit] = f"{count} {unit}{'s' if count != 1 else ''}"
+    return text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 
 from bot.inventory.models import ResolvedUse
 from bot.lifecycle.decisions import Decision, Evaluation, Outcome
@@ -90,7 +91,12 @@ def aws_only_risks(
     evaluation keeps: at risk too, since either side expiring an image is enough.
 
     Example:
-        >>> aws_only_risks(RepositoryKey("1", "r", "app"), Evaluation(None, (), 0.0), {}, {}, [])
+        >>> from bot.lifecycle.evaluate import evaluate
+        >>> from bot.lifecycle.parse import parse_policy
+        >>> policy = parse_policy('''{"rules": [{"rulePriority": 1, "action": {"type": "expire"},
+        ...   "selection": {"tagStatus": "any", "countType": "imageCountMoreThan",
+        ...                 "countNumber": 5}}]}''')
+        >>> aws_only_risks(RepositoryKey("1", "r", "app"), evaluate(policy, [], 0.0), {}, {}, [])
         []
     """
     policy = evaluation.policy

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import sys
@@ -350,3 +351,208 @@ def test_version_and_help() -> None:
     assert run("--version").stdout.startswith("ecr-lifeguard ")
     help_text = run("plan", "--help").stdout
     assert "--manifests" in help_text and "describe-images" in help_text
+
+
+# --------------------------------------------------------------------------------------------
+# Issue 10: messages that name the option, fidelity details, terminal output
+# --------------------------------------------------------------------------------------------
+
+
+def test_input_errors_name_the_option(tmp_path: Path) -> None:
+    assert_invalid(
+        plan(images=tmp_path / "nope.json"), f"--images {tmp_path}/nope.json: no such file"
+    )
+    assert_invalid(plan(policy=tmp_path / "nope.json"), f"--policy {tmp_path}/nope.json: no such")
+    missing = plan("--manifests", str(tmp_path / "m.json"))
+    assert_invalid(missing, f"--manifests {tmp_path}/m.json: no such file")
+    lint_missing = run("lint", "--policy", str(tmp_path / "nope.json"))
+    assert_invalid(lint_missing, f"--policy {tmp_path}/nope.json: no such file")
+
+
+def test_swapped_policy_and_images_are_suggested() -> None:
+    swapped = plan(policy=BLOG / "images.json", images=BLOG / "policy.json")
+    assert_invalid(
+        swapped,
+        "this looks like `aws ecr describe-images` output, not a lifecycle policy; "
+        "did you swap --policy and --images?",
+    )
+    assert swapped.stderr.splitlines()[0].startswith(f"--policy {BLOG / 'images.json'}: ")
+    images_wrong = plan(images=BLOG / "policy.json")
+    assert_invalid(
+        images_wrong,
+        f"--images {BLOG / 'policy.json'}: this looks like a lifecycle policy, not "
+        "`aws ecr describe-images` output; did you swap --images and --policy?",
+    )
+
+
+def test_an_unknown_option_prints_that_commands_usage() -> None:
+    typo = plan("--formt", "json")
+    assert typo.returncode == 2
+    assert typo.stderr.startswith("usage: ecr-lifeguard plan ")
+    assert (
+        "ecr-lifeguard plan: error: unrecognized arguments: --formt (did you mean --format?)"
+        in (typo.stderr)
+    )
+    lint_typo = run("lint", "--policy", str(BLOG / "policy.json"), "--fail-one", "warning")
+    assert lint_typo.returncode == 2
+    assert lint_typo.stderr.startswith("usage: ecr-lifeguard lint ")
+    assert "(did you mean --fail-on?)" in lint_typo.stderr
+
+
+def example_b_images(tmp_path: Path) -> Path:
+    """The AWS guide's "Filtering on all images, Example B" repository, tag "git hash" included."""
+    pushed = {"A": 4.0, "B": 3.0, "C": 2.0, "D": 1.0, "E": 0.9}
+    tags = {"A": ["alpha-1", "beta-1"], "B": [], "C": ["alpha-2"], "D": ["git hash"], "E": []}
+    now = 1_671_796_800  # NOW, 2022-12-23T12:00:00Z
+    details = []
+    for label, days in pushed.items():
+        item: dict[str, object] = {
+            "imageDigest": "sha256:" + label.lower() * 64,
+            "imagePushedAt": now - days * 86_400,
+        }
+        if tags[label]:
+            item["imageTags"] = tags[label]
+        details.append(item)
+    return write(tmp_path, "example-b.json", json.dumps({"imageDetails": details}))
+
+
+EXAMPLE_B_POLICY = {
+    "rules": [
+        {
+            "rulePriority": 1,
+            "selection": {
+                "tagStatus": "tagged",
+                "tagPatternList": ["alpha*"],
+                "countType": "imageCountMoreThan",
+                "countNumber": 1,
+            },
+            "action": {"type": "expire"},
+        },
+        {
+            "rulePriority": 2,
+            "selection": {
+                "tagStatus": "untagged",
+                "countType": "sinceImagePushed",
+                "countUnit": "days",
+                "countNumber": 1,
+            },
+            "action": {"type": "expire"},
+        },
+        {
+            "rulePriority": 3,
+            "selection": {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": 1},
+            "action": {"type": "expire"},
+        },
+    ]
+}
+
+
+def test_the_aws_example_with_a_space_in_a_tag_is_planned_with_a_warning(tmp_path: Path) -> None:
+    images = example_b_images(tmp_path)
+    policy = write(tmp_path, "policy.json", json.dumps(EXAMPLE_B_POLICY))
+    result = plan("--format", "json", policy=policy, images=images)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines() == [
+        f'warning: --images {images}: imageDetails[3].imageTags[0]: tag "git hash" contains '
+        "whitespace or control characters, which ECR tags cannot (evaluated as given)"
+    ]
+    expired = {r["imageDigest"][7] for r in json.loads(result.stdout)["previewResults"]}
+    assert expired == {"a", "b", "d"}  # the guide's outcome: A, B and D expire
+
+
+def test_a_manifest_whose_index_is_not_among_the_images_is_named(tmp_path: Path) -> None:
+    absent = "sha256:" + "9" * 64
+    child = "sha256:" + "8" * 64
+    manifest = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.index.v1+json",
+            "manifests": [{"digest": child, "size": 1}],
+        }
+    )
+    manifests = write(
+        tmp_path,
+        "manifests.json",
+        json.dumps({"images": [{"imageId": {"imageDigest": absent}, "imageManifest": manifest}]}),
+    )
+    result = plan("--manifests", str(manifests))
+    assert result.returncode == 0, result.stderr
+    assert (
+        f"warning: --manifests {manifests}: 1 image index not in --images: {absent}."
+        in result.stderr
+    )
+    assert "`--filter imageStatus=ANY`" in result.stderr
+
+
+def no_trailing_spaces(text: str) -> None:
+    bad = [line for line in text.splitlines() if line != line.rstrip()]
+    assert not bad, bad
+
+
+def test_terminal_output_has_no_trailing_spaces(tmp_path: Path) -> None:
+    for result in (
+        plan(),
+        plan("--all"),
+        run("lint", "--policy", str(BLOG / "policy.json")),
+        plan(policy=write(tmp_path, "p.json", json.dumps(EXAMPLE_B_POLICY))),
+    ):
+        assert result.returncode == 0, result.stderr
+        no_trailing_spaces(result.stdout)
+        no_trailing_spaces(result.stderr)
+
+
+def test_lint_text_never_wraps_inside_a_code_span() -> None:
+    text = run("lint", "--policy", str(BLOG / "policy.json")).stdout
+    prose = [line for line in text.splitlines() if not line.startswith(("{", "  {", "]"))]
+    assert all(line.count("`") % 2 == 0 for line in prose), prose
+    assert max(len(line) for line in prose) <= 100
+
+
+def test_lint_names_every_rule_and_carries_every_fix() -> None:
+    text = run("lint", "--policy", str(BLOG / "policy.json")).stdout
+    assert "info LG006 rules 1 and 5: could archive instead of deleting" in text
+    document = json.loads(
+        run("lint", "--policy", str(BLOG / "policy.json"), "--format", "json").stdout
+    )
+    by_code = {f["code"]: f for f in document["findings"]}
+    assert by_code["LG006"]["rulePriorities"] == [1, 5]
+    assert "after 180 days in archive" in by_code["LG006"]["fix"]
+    archive = [
+        r for r in by_code["LG006"]["fixedPolicy"]["rules"] if "storageClass" in r["selection"]
+    ]
+    assert archive[0]["selection"]["countNumber"] == 180
+    guard = by_code["LG002"]["fixedPolicy"]["rules"][0]
+    assert guard["selection"]["tagPrefixList"] == ["keep-"]
+    assert all("fixedPolicy" in f for f in document["findings"])  # LG002, LG004, LG006
+
+
+def test_plan_marks_the_image_caught_by_the_first_push_trap() -> None:
+    lines = plan().stdout.splitlines()
+    row = next(i for i, line in enumerate(lines) if "ec1477a7420a" in line)
+    assert lines[row].startswith("│ EXPIRE")
+    assert lines[row + 1].startswith("│ TRAP")
+    assert "(expires 4, keeps 5, 1 first-push trap)" in lines[2]
+    assert sum("TRAP" in line for line in lines) == 1
+
+
+def test_a_large_plan_table_lists_the_rows_nearest_the_rule_and_counts_the_rest(
+    tmp_path: Path,
+) -> None:
+    now = 1_671_796_800
+    details = [
+        {
+            "imageDigest": "sha256:" + hashlib.sha256(str(n).encode()).hexdigest(),
+            "imagePushedAt": now - (20 + n) * 86_400,
+        }
+        for n in range(300)
+    ]
+    images = write(tmp_path, "images.json", json.dumps({"imageDetails": details}))
+    policy = write(tmp_path, "p.json", json.dumps({"rules": [EXAMPLE_B_POLICY["rules"][1]]}))
+    table = plan(policy=policy, images=images)
+    assert table.returncode == 0, table.stderr
+    assert "(expires 300, keeps 0)" in table.stdout
+    assert sum(line.startswith("│ EXPIRE") for line in table.stdout.splitlines()) == 10
+    assert "... and 290 more expired, pushed 2022-02-07 to 2022-11-23" in table.stdout
+    assert "--all lists every image in the table" in table.stdout
+    everything = plan("--all", policy=policy, images=images)
+    assert sum(line.startswith("│ EXPIRE") for line in everything.stdout.splitlines()) == 300
