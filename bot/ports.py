@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.diagnose.cloudtrail_models import ImageDeletion, LifecycleAction, LookupResult, TagPush
 from bot.inventory.sources import InventorySource
+from bot.lifecycle.compare import LifecyclePreview
 from bot.lifecycle.images import Image
 from bot.refs import ImageRef, RepositoryKey
 
@@ -225,6 +226,20 @@ class Cloud(Protocol):
 
     async def inventory_sources(self) -> Sequence[InventorySource]:
         """Every enabled inventory source."""
+        ...
+
+    def previews_for(self, registry: Registry) -> Previewer:
+        """AWS's lifecycle previews in the registry's account and region."""
+        ...
+
+
+class Previewer(Protocol):
+    """AWS's own lifecycle policy preview (see :class:`bot.edge.aws.preview.LifecyclePreviews`)."""
+
+    async def preview(
+        self, repository: RepositoryKey, policy_text: str | None = None
+    ) -> LifecyclePreview | None:
+        """AWS's preview of the current (or given) policy; None without a policy."""
         ...
 
 

@@ -25,6 +25,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from bot.lifecycle.decisions import Decision, Evaluation, Outcome
+from bot.refs import RepositoryKey
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,3 +228,27 @@ def compare(
         only_aws=tuple(image for image in previewed.values() if image.digest not in known),
         compared=compared,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class PreviewSummary:
+    """``summary``: how many images the policy expires, and how many it archives."""
+
+    expiring: int
+    transitioning: int
+
+
+@dataclass(frozen=True)
+class LifecyclePreview:
+    """AWS's preview of one repository's lifecycle policy.
+
+    ``results`` are the images the policy acts on (an image not listed is kept);
+    ``policy_text`` is the policy the preview used; ``started_at`` (epoch seconds) is when this
+    preview was started or, when one was already running, when it was joined.
+    """
+
+    repository: RepositoryKey
+    policy_text: str
+    results: tuple[PreviewedImage, ...]
+    summary: PreviewSummary
+    started_at: float

@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import fnmatch
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -37,7 +37,7 @@ from bot.lifecycle.problems import InputError
 from bot.lifecycle.timefmt import DAY
 from bot.ports import Registry, Repository
 from bot.refs import RepositoryKey
-from bot.risk.assess import DEFAULT_HORIZON, DEFAULT_PUSH_MARGIN, assess
+from bot.risk.assess import DEFAULT_HORIZON, DEFAULT_PUSH_MARGIN, assess, aws_only_risks
 from bot.risk.models import Risk
 from bot.settings import ScanSettings
 
@@ -53,6 +53,8 @@ class ScanOptions:
     proposed_policy: LifecyclePolicy | None = None
     horizon: float = DEFAULT_HORIZON
     push_margin: int = DEFAULT_PUSH_MARGIN
+    # Digests AWS's lifecycle preview acts on that the local evaluation keeps, by repository.
+    aws_only: Mapping[RepositoryKey, Mapping[str, int]] = field(default_factory=dict)
 
     @classmethod
     def from_settings(
@@ -62,6 +64,7 @@ class ScanOptions:
         *,
         globs: tuple[str, ...] | None = None,
         proposed_policy: LifecyclePolicy | None = None,
+        aws_only: Mapping[RepositoryKey, Mapping[str, int]] | None = None,
     ) -> ScanOptions:
         """The options the ``scan`` settings give, with the globs narrowed when asked.
 
@@ -75,6 +78,7 @@ class ScanOptions:
             proposed_policy=proposed_policy,
             horizon=settings.horizon_days * DAY,
             push_margin=settings.push_margin,
+            aws_only=aws_only or {},
         )
 
 
@@ -119,6 +123,8 @@ class ScanReport:
 
 
 ProgressCallback = Callable[[str, int, int], None]
+# What a scan read of a repository: its policy text (None: none), when ECR last ran it, images.
+Keep = Callable[[RepositoryKey, str | None, float | None, list[Image]], Awaitable[None]]
 
 
 async def scan(
@@ -126,10 +132,12 @@ async def scan(
     inventory: Inventory,
     options: ScanOptions,
     progress: ProgressCallback | None = None,
+    keep: Keep | None = None,
 ) -> ScanReport:
     """Scan the repositories of every registry; see the module docstring.
 
-    ``progress(label, done, total)`` is called as repositories finish.
+    ``progress(label, done, total)`` is called as repositories finish; ``keep(key, policy,
+    images)`` is awaited with what was read of each repository (the scheduler caches it).
     """
     failures: list[str] = []
     work: list[tuple[Registry, Repository]] = []
@@ -147,7 +155,7 @@ async def scan(
     # Concurrency is bounded in one place: the AWS clients' limit per account and region.
     async def one(registry: Registry, repo: Repository) -> RepositoryResult:
         nonlocal done
-        result = await _scan_repository(registry, repo, uses, options)
+        result = await _scan_repository(registry, repo, uses, options, keep)
         done += 1
         if progress is not None:
             progress(repo.key.name, done, len(work))
@@ -189,16 +197,24 @@ def uses_for(key: RepositoryKey, index: UsesIndex) -> list[ImageUse]:
 
 
 async def _scan_repository(
-    registry: Registry, repo: Repository, uses: UsesIndex, options: ScanOptions
+    registry: Registry,
+    repo: Repository,
+    uses: UsesIndex,
+    options: ScanOptions,
+    keep: Keep | None = None,
 ) -> RepositoryResult:
     key = repo.key
     try:
-        policy, source, evaluated_at = await _policy(registry, repo, options)
+        policy, source, evaluated_at, text = await _policy(registry, repo, options)
         if policy is None:
+            if keep is not None:
+                await keep(key, None, None, [])
             return RepositoryResult(key, "none")
         images = await registry.images(repo)
         if any(image.is_index for image in images):
             images = attach_children(images, await registry.index_children(repo, images))
+        if keep is not None and source == "current":
+            await keep(key, text, evaluated_at, images)
     except LifeguardError as exc:
         return RepositoryResult(key, "current", error=str(exc))
     except InputError as exc:
@@ -228,6 +244,9 @@ def assess_repository(
     risks = assess(
         key, evaluation, in_use, horizon=options.horizon, push_margin=options.push_margin
     )
+    aws_acts = options.aws_only.get(key)
+    if aws_acts:
+        risks += aws_only_risks(key, evaluation, in_use, aws_acts, risks)
     return RepositoryResult(
         key,
         source,
@@ -247,10 +266,10 @@ def uses_index(uses: Sequence[ImageUse]) -> UsesIndex:
 
 async def _policy(
     registry: Registry, repo: Repository, options: ScanOptions
-) -> tuple[LifecyclePolicy | None, PolicySource, float | None]:
+) -> tuple[LifecyclePolicy | None, PolicySource, float | None, str | None]:
     current = await registry.lifecycle_policy(repo) if options.proposed_policy is None else None
     if options.proposed_policy is not None:
-        return options.proposed_policy, "proposed", None
+        return options.proposed_policy, "proposed", None, None
     if current is None:
-        return None, "none", None
-    return parse_policy(current.text), "current", current.last_evaluated_at
+        return None, "none", None, None
+    return parse_policy(current.text), "current", current.last_evaluated_at, current.text

@@ -24,21 +24,26 @@ from dataclasses import dataclass
 
 from bot.errors import LifeguardError
 from bot.inventory.sources import collect_inventory
+from bot.lifecycle.images import Image
 from bot.ops.deps import Dependencies
 from bot.ops.mutation import LOCK_TTL
 from bot.ops.results import UnprotectResult
 from bot.ops.verbs.unprotect import end_due_leases
-from bot.ports import Cloud, Notifier
+from bot.ports import Cloud, Meter, NoMeter, Notifier
+from bot.refs import RepositoryKey
+from bot.state.cache import RepositoryCache
 from bot.state.journal import Journal
 from bot.state.records import AuditEntry, SavedManifest
 from bot.state.store import JsonObject
 from bot.text import plural
+from bot.watch.previews import Previews
 from bot.watch.reconcile import Reconciler, ReconcileSummary
 from bot.watch.scan import RepositoryResult, ScanOptions, ScanReport, scan
 
 log = logging.getLogger(__name__)
 
 LOCK = "scheduler"
+LOCK_PERIOD = 60.0
 LAST_SCAN = "last-scan"
 
 
@@ -96,10 +101,21 @@ class Scheduler:
         summary = await scheduler.cycle()        # or: await scheduler.run_forever(stop_event)
     """
 
-    def __init__(self, deps: Dependencies, notifier: Notifier, owner: str | None = None) -> None:
+    def __init__(
+        self,
+        deps: Dependencies,
+        notifier: Notifier,
+        owner: str | None = None,
+        *,
+        meter: Meter | None = None,
+    ) -> None:
         self.deps = deps
         self.notifier = notifier
         self.owner = owner or secrets.token_hex(8)
+        self.meter = meter or NoMeter()
+        self.cache = RepositoryCache(deps.store)
+        self.previews = Previews(deps, self.meter)
+        self.drift = 0
         self.reconciler = Reconciler(
             deps.alerts,
             deps.leases,
@@ -129,9 +145,10 @@ class Scheduler:
         """One cycle, unless another replica holds the scheduler lock."""
         await replay_journal(self.deps.journal, self.deps)
         deps = self.deps
-        ttl = max(deps.settings.bot.scan_interval, 60.0) * 2
-        if await deps.store.acquire(LOCK, self.owner, ttl) is None:
+        token = await deps.store.acquire(LOCK, self.owner, LOCK_PERIOD)
+        if token is None:
             return CycleSummary(ran=False)
+        keeper = asyncio.create_task(self._hold_lock())
         try:
             report = await self.scan()
             await deps.store.put(LAST_SCAN, last_scan_summary(report))
@@ -140,21 +157,51 @@ class Scheduler:
             for result in ended:
                 await self._tell_lease_ended(result)
             interrupted = await record_interrupted(deps)
+            await self.previews.schedule([r.key for r in report.repositories if r.policy != "none"])
+            await self.previews.run_due()
         finally:
+            keeper.cancel()
+            with contextlib.suppress(LifeguardError, asyncio.CancelledError):
+                await keeper
             with contextlib.suppress(LifeguardError):
                 await deps.store.release(LOCK, self.owner)
         problems = (*report.problems, *reconciled.failures)
         return CycleSummary(True, reconciled, len(ended), interrupted, problems)
 
+    async def _hold_lock(self) -> None:
+        """Renew the scheduler lock while a cycle runs; a replica that dies lets it go within
+        one lock period."""
+        while True:
+            await asyncio.sleep(LOCK_PERIOD / 3)
+            with contextlib.suppress(LifeguardError):
+                await self.deps.store.acquire(LOCK, self.owner, LOCK_PERIOD)
+
     async def scan(self) -> ScanReport:
-        """Scan every repository (and save the manifests of in-use images)."""
+        """Scan every repository: cache what was read (counting the drift from what events
+        kept), and save the manifests of in-use images."""
         deps = self.deps
-        options = ScanOptions.from_settings(deps.settings.scan, deps.clock())
+        aws_only = await self.previews.book.aws_only(list(await self.previews.book.known()))
+        options = ScanOptions.from_settings(deps.settings.scan, deps.clock(), aws_only=aws_only)
         async with deps.cloud() as cloud:
             inventory = await collect_inventory(await cloud.inventory_sources())
-            report = await scan(cloud.registries(), inventory, options)
+            report = await scan(cloud.registries(), inventory, options, keep=self._keep)
             await save_manifests(deps, cloud, report.repositories)
         return report
+
+    async def _keep(
+        self, key: RepositoryKey, policy: str | None, evaluated: float | None, images: list[Image]
+    ) -> None:
+        now = self.deps.clock()
+        if policy is None:
+            await self.cache.set_policy(key, None, at=now)
+            return
+        drift = await self.cache.replace(key, policy, evaluated, images, at=now)
+        if drift.any:
+            self.drift += drift.missed + drift.stale
+            log.info(
+                "the cache of %s had drifted: %d image(s) the events missed, %d gone",
+                key.name, drift.missed, drift.stale,
+            )  # fmt: skip
 
     async def _tell_lease_ended(self, result: UnprotectResult) -> None:
         lease = result.lease

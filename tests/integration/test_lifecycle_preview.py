@@ -15,9 +15,9 @@ import pytest
 
 from bot.edge.aws.clients import AwsClients, targets
 from bot.edge.aws.ecr import EcrRegistry
-from bot.edge.aws.preview import LifecyclePreview, LifecyclePreviews
+from bot.edge.aws.preview import LifecyclePreviews
 from bot.errors import NotFound, UpstreamError
-from bot.lifecycle.compare import Comparison, compare
+from bot.lifecycle.compare import Comparison, LifecyclePreview, compare
 from bot.lifecycle.evaluate import evaluate
 from bot.lifecycle.parse import parse_policy
 from bot.lifecycle.timefmt import parse_instant

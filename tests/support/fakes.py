@@ -246,6 +246,11 @@ class MemoryCloud:
     def trail_for(self, registry: Any) -> Trail:
         return NoTrail()
 
+    def previews_for(self, registry: Any) -> Any:
+        return self.previewer
+
+    previewer: Any = None
+
     async def inventory_sources(self) -> Sequence[InventorySource]:
         return self.sources
 

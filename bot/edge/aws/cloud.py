@@ -22,6 +22,7 @@ from bot.edge.aws.cloudtrail import CloudTrailForensics
 from bot.edge.aws.ecr import EcrRegistry
 from bot.edge.aws.ecs import EcsSource
 from bot.edge.aws.lambda_functions import LambdaSource
+from bot.edge.aws.preview import LifecyclePreviews
 from bot.edge.kube.inventory import kubernetes_sources
 from bot.edge.static_refs import StaticReferences
 from bot.errors import LifeguardError, NotWatched
@@ -123,6 +124,14 @@ class AwsCloud:
         """CloudTrail of the registry's account and region."""
         target = next(t for t in self.targets if t.label == registry.label)
         return CloudTrailForensics(self.clients, target)
+
+    def previews_for(self, registry: Registry) -> LifecyclePreviews:
+        """AWS's lifecycle previews in the registry's account and region."""
+        target = next(t for t in self.targets if t.label == registry.label)
+        preview = self.settings.preview
+        return LifecyclePreviews(
+            self.clients, target, poll_interval=preview.poll_interval, timeout=preview.timeout
+        )
 
     async def inventory_sources(self) -> list[InventorySource]:
         """Every enabled inventory source: ECS and Lambda per target, Kubernetes, static file."""

@@ -13,12 +13,11 @@ import asyncio
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, Literal
 
 from bot.edge.aws.clients import AwsClients, AwsTarget
 from bot.errors import NotFound, UpstreamError
-from bot.lifecycle.compare import PreviewedImage
+from bot.lifecycle.compare import LifecyclePreview, PreviewedImage, PreviewSummary
 from bot.lifecycle.timefmt import parse_instant
 from bot.refs import RepositoryKey
 
@@ -32,30 +31,6 @@ _ENDED = {
 }
 
 Start = Literal["started", "joined", "no policy"]
-
-
-@dataclass(frozen=True, slots=True)
-class PreviewSummary:
-    """``summary``: how many images the policy expires, and how many it archives."""
-
-    expiring: int
-    transitioning: int
-
-
-@dataclass(frozen=True)
-class LifecyclePreview:
-    """AWS's preview of one repository's lifecycle policy.
-
-    ``results`` are the images the policy acts on (an image not listed is kept);
-    ``policy_text`` is the policy the preview used; ``started_at`` (epoch seconds) is when this
-    preview was started or, when one was already running, when it was joined.
-    """
-
-    repository: RepositoryKey
-    policy_text: str
-    results: tuple[PreviewedImage, ...]
-    summary: PreviewSummary
-    started_at: float
 
 
 class LifecyclePreviews:
