@@ -18,28 +18,33 @@ import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal, TypeVar
 
 from aiohttp import web
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 
-from bot.edge.aws.clients import targets
-from bot.edge.aws.cloud import open_cloud
+from bot.edge.aws.clients import AwsClients, targets
+from bot.edge.aws.cloud import AwsCloud, open_cloud
+from bot.edge.aws.sqs import SqsQueue, queue_region
+from bot.edge.metrics import PrometheusMeter
 from bot.edge.slack.client import web_client
 from bot.edge.slack.directory import SlackDirectory
 from bot.edge.slack.notifier import SlackNotifier
 from bot.edge.slack.startup import check_tokens
 from bot.edge.stores.memory import MemoryStore
 from bot.edge.stores.redis_store import RedisStore
-from bot.errors import ConfigError, CredentialsError, StartupError
+from bot.errors import ConfigError, CredentialsError, LifeguardError, StartupError
 from bot.ops.audit_feed import AuditFeed
 from bot.ops.authorize import groups_to_check
 from bot.ops.deps import CloudFactory, Dependencies
 from bot.ops.dispatch import Ops
 from bot.settings import Settings
 from bot.state.store import Store
+from bot.watch.consume import Consumer, Handled
+from bot.watch.inventory_view import InventoryView
+from bot.watch.react import Reactor
 from bot.watch.schedule import Scheduler
 from handlers.delivery import Delivery
 from handlers.health import Health, add_health_routes
@@ -100,6 +105,8 @@ class Runtime:
     scheduler: Scheduler
     notifier: SlackNotifier
     feed: AuditFeed | None
+    meter: PrometheusMeter
+    consumed: list[Handled] = field(default_factory=list)
 
 
 def build_runtime(
@@ -146,7 +153,9 @@ def build_runtime(
     SlackListeners(ops, Delivery(notifier)).register(app)
     audit_channel = settings.bot.audit_channel
     feed = AuditFeed(deps, notifier, audit_channel) if audit_channel else None
-    return Runtime(settings, deps, app, ops, Scheduler(deps, notifier), notifier, feed)
+    meter = PrometheusMeter()
+    scheduler = Scheduler(deps, notifier, meter=meter)
+    return Runtime(settings, deps, app, ops, scheduler, notifier, feed, meter)
 
 
 @asynccontextmanager
@@ -164,7 +173,12 @@ async def serving(
         socket = AsyncSocketModeHandler(
             runtime.app, app_token=runtime.settings.slack_app_token.get_secret_value()
         )
-    health = Health(runtime.deps.store, runtime.scheduler, socket.client if socket else None)
+    health = Health(
+        runtime.deps.store,
+        runtime.scheduler,
+        socket.client if socket else None,
+        meter=runtime.meter,
+    )
     add_health_routes(site_app, health)
     runner = web.AppRunner(site_app, access_log=None)
     await runner.setup()
@@ -175,12 +189,49 @@ async def serving(
         workers.append(asyncio.create_task(runtime.scheduler.run_forever(stop)))
         if runtime.feed is not None:
             workers.append(asyncio.create_task(runtime.feed.run_forever(stop)))
+        if runtime.settings.events.queue_url:
+            workers.append(asyncio.create_task(consume_events(runtime, stop)))
         if socket is not None:
             await socket.connect_async()  # type: ignore[no-untyped-call]
         yield runner
     finally:
         stop.set()
         await _stop(workers, socket, runtime, runner)
+
+
+async def consume_events(runtime: Runtime, stop: asyncio.Event) -> None:
+    """Consume ``events.queue_url`` until ``stop`` (its own AWS clients, kept for the run)."""
+    settings, deps = runtime.settings, runtime.deps
+    url = settings.events.queue_url
+    assert url is not None
+    async with AwsClients(settings.aws) as clients:
+        cloud = AwsCloud(settings, clients)
+        target = cloud.target_for_region(queue_region(url))
+        queue = SqsQueue(clients, target, url)
+        try:
+            account = await cloud.account_id(target)
+        except LifeguardError as exc:
+            log.warning("the account of %s is not known (%s)", target.label, exc)
+            account = None
+        scheduler = runtime.scheduler
+        reactor = Reactor(
+            deps,
+            runtime.notifier,
+            scheduler.reconciler,
+            InventoryView(deps.store, max_age=settings.events.inventory_max_age),
+            on_policy_change=scheduler.previews.book.due_now,
+        )
+        consumer = Consumer(
+            deps,
+            queue,
+            reactor,
+            settings.events,
+            default_account=account,
+            meter=runtime.meter,
+            on_handled=runtime.consumed.append,
+        )
+        log.info("consuming events from %s", url)
+        await consumer.run(stop)
 
 
 async def _stop(

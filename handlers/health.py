@@ -6,9 +6,11 @@ import inspect
 from typing import Protocol
 
 from aiohttp import web
-from prometheus_client import CollectorRegistry, Gauge, generate_latest
+from prometheus_client import Gauge, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from bot.edge.metrics import PrometheusMeter
+from bot.inventory.models import UseKind
 from bot.state.store import Store
 from bot.watch.schedule import Scheduler
 
@@ -35,12 +37,15 @@ class Health:
         store: Store,
         scheduler: Scheduler,
         socket: Connection | None = None,
-        registry: CollectorRegistry | None = None,
+        *,
+        meter: PrometheusMeter | None = None,
     ) -> None:
         self.store = store
         self.scheduler = scheduler
         self.socket = socket
-        self.registry = registry or CollectorRegistry()
+        self.meter = meter or PrometheusMeter()
+        self.registry = self.meter.registry
+        self._drift_seen = 0
         self.at_risk = Gauge(
             "lifeguard_images_at_risk",
             "In-use images at risk at the last cycle",
@@ -72,6 +77,14 @@ class Health:
             self.at_risk.set(last.reconciled.risks)
             self.alerts_posted.set(last.reconciled.posted)
             self.problems.set(len(last.problems))
+        self.meter.lock_held.labels("scheduler").set(1 if self.scheduler.holding else 0)
+        if last is not None and last.ran:
+            counts = dict(last.severities)
+            for kind in UseKind:
+                self.meter.risks.labels(kind.label).set(counts.get(kind.label, 0))
+        drift, self._drift_seen = self.scheduler.drift - self._drift_seen, self.scheduler.drift
+        if drift > 0:
+            self.meter.drift.inc(drift)
 
 
 def add_health_routes(app: web.Application, health: Health) -> None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
-import logging
 import sys
 
 from rich.console import Console
@@ -21,6 +20,7 @@ from bot.app import Mode, open_store, run
 from bot.cli.commands import stdout_console
 from bot.cli.scan_cmd import settings_overrides_for_regions
 from bot.edge.aws.cloud import open_cloud
+from bot.edge.logs import configure_logging
 from bot.edge.stores.memory import MemoryStore
 from bot.errors import CliInputError, Exit, UsageError
 from bot.ops.authorize import Actor
@@ -67,11 +67,7 @@ def add_ops_commands(commands: argparse._SubParsersAction[argparse.ArgumentParse
 
 def run_bot(args: argparse.Namespace) -> Exit:
     """``ecr-lifeguard run``."""
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    for noisy in ("slack_sdk", "slack_bolt", "aiobotocore", "botocore"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    configure_logging()
     settings = settings_overrides_for_regions(args)
     mode: Mode = "http" if args.http else "socket"
     port = args.port or (settings.bot.http_port if args.http else settings.bot.health_port)

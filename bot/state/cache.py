@@ -94,7 +94,7 @@ class RepositoryCache:
     Example::
 
         cache = RepositoryCache(store)
-        await cache.replace(key, policy_text, evaluated_at, images, at=now)   # after a scan
+        await cache.replace(key, policy_text, evaluated_at, images)   # after a scan
         await cache.put_image(key, pushed_image)                              # after a push
         cached = await cache.load(key)
     """
@@ -127,15 +127,15 @@ class RepositoryCache:
         policy: str | None,
         evaluated_at: float | None,
         images: list[Image],
-        *,
-        at: float,
     ) -> Drift:
         """Replace what is cached with a full listing; the drift from what was cached."""
         before = set((await self.store.hash_get_all(self._name(key))).keys())
         now = {image.digest for image in images}
         known = await self.store.get(self._meta(key))
         await self.store.hash_replace(self._name(key), {i.digest: encode(i) for i in images})
-        await self._set_meta(key, policy, evaluated_at, at)
+        # A listing does not say when the policy was set: keep the time the last event said.
+        since = float(known.get("policy_at", 0.0)) if known else 0.0
+        await self._set_meta(key, policy, evaluated_at, since)
         if known is None:
             return Drift(0, 0)
         return Drift(len(now - before), len(before - now))
@@ -154,7 +154,7 @@ class RepositoryCache:
         """Record the repository's policy as of ``at`` (an event's time, or a scan's)."""
         meta = await self.store.get(self._meta(key)) or {}
         evaluated = evaluated_at if evaluated_at is not None else meta.get("evaluated_at")
-        await self._set_meta(key, policy, evaluated, at)
+        await self._set_meta(key, policy, evaluated, max(at, float(meta.get("policy_at", 0.0))))
 
     async def _set_meta(
         self, key: RepositoryKey, policy: str | None, evaluated_at: float | None, at: float

@@ -26,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from bot.context import current_event
 from bot.errors import EventRejected, LifeguardError
 from bot.events.envelopes import event_object
 from bot.events.parse import parse_event
@@ -139,12 +140,16 @@ class Consumer:
 
     async def handle(self, message: Any) -> None:
         """Handle one message, keeping it hidden while it is worked on."""
+        current_event.set(message.message_id)
         keeper = asyncio.create_task(self._keep_hidden(message))
         try:
             handled = await self._process(message)
         except asyncio.CancelledError:
             await self._release(message)
             raise
+        except LifeguardError as exc:  # the store or the queue failed: it comes again
+            log.warning("message %s not handled, it will come again: %s", message.message_id, exc)
+            handled = Handled(message.message_id, None, "unknown", "failed")
         finally:
             keeper.cancel()
         self.meter.event(handled.kind, handled.outcome)
@@ -159,8 +164,10 @@ class Consumer:
             log.warning("dropped message %s: %s", message.message_id, rejected)
             await self.queue.delete(message)
             return Handled(message.message_id, rejected.event_id, "rejected", rejected.kind)
+        current_event.set(event.event_id)
         ttl = self.settings.visibility * 2
-        state = await self.ledger.begin(event.event_id, self.owner, ttl=ttl)
+        owner = f"{self.owner}:{message.message_id}"
+        state = await self.ledger.begin(event.event_id, owner, ttl=ttl)
         if state == "done":
             await self.queue.delete(message)
             return Handled(message.message_id, event.event_id, event.kind, "duplicate")
@@ -169,11 +176,11 @@ class Consumer:
         try:
             reaction = await self.reactor.react(event, raw)
         except LifeguardError as exc:
-            await self._failed(message, event.event_id, event.kind, exc)
+            await self._failed(message, event.event_id, event.kind, exc, owner)
             return Handled(message.message_id, event.event_id, event.kind, "failed")
         except asyncio.CancelledError:  # stopping: let another replica have it at once
             with contextlib.suppress(LifeguardError, TimeoutError):
-                await asyncio.wait_for(self.ledger.abandon(event.event_id, self.owner), 1.0)
+                await asyncio.wait_for(self.ledger.abandon(event.event_id, owner), 1.0)
             raise
         await self.ledger.done(event.event_id)
         await self.queue.delete(message)
@@ -181,10 +188,12 @@ class Consumer:
             self.meter.alert_latency(max(0.0, self.deps.clock() - event.at))
         return Handled(message.message_id, event.event_id, event.kind, reaction.outcome)
 
-    async def _failed(self, message: Any, event_id: str, kind: str, exc: LifeguardError) -> None:
+    async def _failed(
+        self, message: Any, event_id: str, kind: str, exc: LifeguardError, owner: str
+    ) -> None:
         log.warning("event %s (%s) not handled, it will come again: %s", event_id, kind, exc)
         with contextlib.suppress(LifeguardError):
-            await self.ledger.abandon(event_id, self.owner)
+            await self.ledger.abandon(event_id, owner)
         last = self.max_receives is not None and message.receive_count >= self.max_receives
         if last:
             entry = AuditEntry(

@@ -19,13 +19,14 @@ state for the digests it concerns, and ignores a policy change older than the on
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from bot.blocks.events import blast_radius_message, deleted_in_use_message
-from bot.errors import InputError, NotWatched
+from bot.errors import InputError, NotWatched, UpstreamError
 from bot.events.api_calls import (
     BatchDeleteImageCall,
     CloudTrailApiCall,
@@ -210,11 +211,12 @@ class Reactor:
         """A new (or no) lifecycle policy: the blast radius, then reconcile and preview."""
         async with self.deps.cloud() as cloud:
             cached = await self._cached(cloud, key)
+            if cached is None:
+                return Reaction("ignored", f"{key.name} is not in a watched registry")
+            current = await cloud.registry_for(key).lifecycle_policy(Repository(key, "", ""))
             inventory = await self.inventory.current(cloud)
-        if cached is None:
-            return Reaction("ignored", f"{key.name} is not in a watched registry")
-        if at < cached.policy_at:
-            return Reaction("stale", "a newer policy change is known already")
+        if at < cached.policy_at or not same_policy(current.text if current else None, text):
+            return Reaction("stale", "ECR has a newer policy than this change")
         before, after = _policy_or_none(cached.policy), _policy_or_none(text)
         await self.cache.set_policy(key, text, at=at)
         images = cached.images
@@ -258,9 +260,8 @@ class Reactor:
         if any(image.is_index for image in images):
             images = attach_children(images, await registry.index_children(repository, images))
         evaluated = info.last_evaluated_at if info else None
-        now = self.deps.clock()
-        await self.cache.replace(key, info.text if info else None, evaluated, images, at=now)
-        return CachedRepository(info.text if info else None, evaluated, now, images)
+        await self.cache.replace(key, info.text if info else None, evaluated, images)
+        return CachedRepository(info.text if info else None, evaluated, 0.0, images)
 
     async def _read(
         self, registry: Registry, key: RepositoryKey, digests: list[str]
@@ -299,9 +300,13 @@ class Reactor:
         )  # fmt: skip
 
     async def _reconcile(self, result: RepositoryResult, inventory: Any) -> int:
+        """Reconcile the repository's alerts; a failure (Slack) fails the reaction, so the event
+        comes again: an alert is delayed, never dropped."""
         report = ScanReport(self.deps.clock(), ScanOptions(now=self.deps.clock()), (result,),
                             inventory)  # fmt: skip
         summary = await self.reconciler.reconcile(report, scope=result.key)
+        if summary.failures:
+            raise UpstreamError("slack", "chat.postMessage", "NotSent", summary.failures[0])
         return summary.posted
 
     async def _tell_gone(
@@ -348,6 +353,21 @@ def _who(by: str | None, rules: dict[str, int] | None, digest: str) -> str:
     if by == "lifecycle" and rules and digest in rules:
         return f"deleted by lifecycle rule {rules[digest]}"
     return by or "the image was deleted"
+
+
+def same_policy(one: str | None, other: str | None) -> bool:
+    """Whether two policy texts are the same policy (whitespace and key order aside).
+
+    Example:
+        >>> same_policy('{"rules": []}', '{ "rules":[] }'), same_policy(None, '{"rules": []}')
+        (True, False)
+    """
+    if one is None or other is None:
+        return one is other
+    try:
+        return bool(json.loads(one) == json.loads(other))
+    except ValueError:
+        return one == other
 
 
 def _policy_or_none(text: str | None) -> LifecyclePolicy | None:

@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -56,6 +57,7 @@ class CycleSummary:
     leases_ended: int = 0
     interrupted: int = 0
     problems: tuple[str, ...] = ()
+    severities: tuple[tuple[str, int], ...] = ()
 
     @property
     def risks(self) -> int:
@@ -116,6 +118,7 @@ class Scheduler:
         self.cache = RepositoryCache(deps.store)
         self.previews = Previews(deps, self.meter)
         self.drift = 0
+        self.holding = False
         self.reconciler = Reconciler(
             deps.alerts,
             deps.leases,
@@ -149,6 +152,7 @@ class Scheduler:
         if token is None:
             return CycleSummary(ran=False)
         keeper = asyncio.create_task(self._hold_lock())
+        self.holding = True
         try:
             report = await self.scan()
             await deps.store.put(LAST_SCAN, last_scan_summary(report))
@@ -160,13 +164,17 @@ class Scheduler:
             await self.previews.schedule([r.key for r in report.repositories if r.policy != "none"])
             await self.previews.run_due()
         finally:
+            self.holding = False
             keeper.cancel()
             with contextlib.suppress(LifeguardError, asyncio.CancelledError):
                 await keeper
             with contextlib.suppress(LifeguardError):
                 await deps.store.release(LOCK, self.owner)
         problems = (*report.problems, *reconciled.failures)
-        return CycleSummary(True, reconciled, len(ended), interrupted, problems)
+        severities = Counter(risk.severity.label for risk in report.risks)
+        return CycleSummary(
+            True, reconciled, len(ended), interrupted, problems, tuple(severities.items())
+        )
 
     async def _hold_lock(self) -> None:
         """Renew the scheduler lock while a cycle runs; a replica that dies lets it go within
@@ -195,7 +203,7 @@ class Scheduler:
         if policy is None:
             await self.cache.set_policy(key, None, at=now)
             return
-        drift = await self.cache.replace(key, policy, evaluated, images, at=now)
+        drift = await self.cache.replace(key, policy, evaluated, images)
         if drift.any:
             self.drift += drift.missed + drift.stale
             log.info(

@@ -118,6 +118,8 @@ class EcrFake(ForwardingServer):
     previews: dict[tuple[str, str], PreviewRun] = field(default_factory=dict)
     # Called after ECR answered an operation successfully, e.g. to kill Redis mid-command.
     after: dict[str, Callable[[], None]] = field(default_factory=dict)
+    # Answer the next N calls of an operation with ThrottlingException, as ECR rate-limits.
+    throttle: Counter[str] = field(default_factory=Counter)
 
     async def __aenter__(self) -> EcrFake:
         await self.start_serving(self._handle)
@@ -171,6 +173,9 @@ class EcrFake(ForwardingServer):
             params = {}
         self.operations[operation or request.path] += 1
         self.requests.append((operation or request.path, params))
+        if self.throttle[operation] > 0:
+            self.throttle[operation] -= 1
+            return _error("ThrottlingException", "Rate exceeded")
         answered = {
             "UpdateImageStorageClass": self._update_image_storage_class,
             "StartLifecyclePolicyPreview": self._start_lifecycle_policy_preview,

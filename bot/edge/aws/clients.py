@@ -60,6 +60,9 @@ _THROTTLED = {
 }
 
 
+# Every AWS call this process made, by ``service.Operation`` (for ``/metrics``).
+PROCESS_CALLS: Counter[str] = Counter()
+
 # Services whose responses keep timestamps as sent (epoch numbers); the adapters parse them.
 RAW_TIMESTAMP_SERVICES = frozenset({"ecr"})
 
@@ -211,7 +214,9 @@ class AwsClients:
         return client
 
     def _count(self, model: Any, **_: Any) -> None:
-        self.calls[f"{model.service_model.service_name}.{model.name}"] += 1
+        operation = f"{model.service_model.service_name}.{model.name}"
+        self.calls[operation] += 1
+        PROCESS_CALLS[operation] += 1
 
     def _limit(self, target: AwsTarget) -> asyncio.Semaphore:
         key = (self._account_key(target.account), target.region)

@@ -155,6 +155,14 @@ class AwsCloud:
             found.append(StaticReferences(inventory.static_references))
         return found
 
+    def target_for_region(self, region: str | None) -> AwsTarget:
+        """The first configured target in ``region`` (the first target when None or unknown)."""
+        return next((t for t in self.targets if t.region == region), self.targets[0])
+
+    async def account_id(self, target: AwsTarget) -> str:
+        """The account id of a target (asked once per process when the credentials do not say)."""
+        return await self._account_id(target)
+
     def _regions(self) -> list[str]:
         return list(dict.fromkeys(t.region for t in self.targets))
 
