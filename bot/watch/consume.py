@@ -166,7 +166,7 @@ class Consumer:
             return Handled(message.message_id, rejected.event_id, "rejected", rejected.kind)
         current_event.set(event.event_id)
         ttl = self.settings.visibility * 2
-        owner = f"{self.owner}:{message.message_id}"
+        owner = f"{self.owner}:{secrets.token_hex(4)}"  # this delivery; a redelivery is another
         state = await self.ledger.begin(event.event_id, owner, ttl=ttl)
         if state == "done":
             await self.queue.delete(message)

@@ -15,6 +15,7 @@ Example::
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -224,7 +225,7 @@ class Reconciler:
             return "unchanged"
         try:
             channel, ts = await self.notifier.post_alert(channel, risk, now)
-        except BaseException:
+        except LifeguardError:  # Slack said no: another try may post it
             await self.alerts.release_claim(key)
             raise
         record = AlertRecord(
@@ -237,7 +238,9 @@ class Reconciler:
             posted_at=now,
             acts_at=until,
         )
-        await self.alerts.put(record)
+        # Posted: the record must follow even if this task is being stopped, or the alert
+        # would be posted again (the claim keeps others off until then).
+        await asyncio.shield(self.alerts.put(record))
         return "posted"
 
     async def _refresh(
