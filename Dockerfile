@@ -13,12 +13,10 @@ ARG BASE=python:3.11-slim
 FROM ${BASE} AS builder
 # Set to 1 to install only from dist/wheels (scripts/build_wheels.sh), without a package index.
 ARG PIP_NO_INDEX
-ENV PIP_NO_CACHE_DIR=1 \
-    PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    PIP_ROOT_USER_ACTION=ignore \
-    PIP_FIND_LINKS=/src/dist/wheels
 COPY . /src
-RUN python3 -m venv /opt/lifeguard \
+RUN export PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_ROOT_USER_ACTION=ignore \
+      PIP_FIND_LINKS=/src/dist/wheels \
+ && python3 -m venv /opt/lifeguard \
  && /opt/lifeguard/bin/pip install --no-cache-dir --require-hashes --only-binary=:all: \
       -r /src/requirements/runtime.txt \
  && /opt/lifeguard/bin/pip install --no-cache-dir --no-deps /src \
@@ -31,21 +29,11 @@ RUN python3 -m venv /opt/lifeguard \
  && echo 'lifeguard:x:10001:10001:ECR Lifeguard:/tmp:/usr/sbin/nologin' >> /rootfs/etc/passwd \
  && echo 'lifeguard:x:10001:' >> /rootfs/etc/group
 
+# The settings that never change come before the venv, so they stay cached; every instruction
+# costs a copy of the whole filesystem on some storage drivers (vfs).
 FROM ${BASE}
-ARG BASE
-ARG VERSION=0.1.0
-ARG REVISION=unknown
-ARG CREATED=unknown
-LABEL org.opencontainers.image.title="ecr-lifeguard" \
-      org.opencontainers.image.description="Stops Amazon ECR lifecycle policies from deleting container images that running services still need." \
-      org.opencontainers.image.version="${VERSION}" \
-      org.opencontainers.image.revision="${REVISION}" \
-      org.opencontainers.image.created="${CREATED}" \
-      org.opencontainers.image.licenses="Apache-2.0" \
-      org.opencontainers.image.base.name="${BASE}"
-COPY --from=builder /rootfs/ /
 # Read-only root filesystem: nothing is written but /tmp (an emptyDir in the chart).
-ENV PATH=/opt/lifeguard/bin:$PATH \
+ENV PATH=/opt/lifeguard/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     HOME=/tmp \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1
@@ -56,3 +44,12 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
   CMD ["/opt/lifeguard/bin/python", "/opt/lifeguard/bin/lifeguard-healthcheck"]
 ENTRYPOINT ["ecr-lifeguard"]
 CMD ["run"]
+COPY --from=builder /rootfs/ /
+ARG BASE VERSION=0.1.0 REVISION=unknown CREATED=unknown
+LABEL org.opencontainers.image.title="ecr-lifeguard" \
+      org.opencontainers.image.description="Stops Amazon ECR lifecycle policies from deleting container images that running services still need." \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.created="${CREATED}" \
+      org.opencontainers.image.licenses="Apache-2.0" \
+      org.opencontainers.image.base.name="${BASE}"
