@@ -170,8 +170,14 @@ async def test_health_readiness_and_metrics(bot: Bot) -> None:
             async with session.get(bot.url + path) as response:
                 assert response.status == 200
                 assert await response.text() == expected
-        async with session.get(bot.url + "/metrics") as response:
-            assert "lifeguard_images_at_risk 1.0" in await response.text()
+        # The alert is posted before the cycle ends and its figures reach the gauges.
+        deadline = time.monotonic() + 30
+        metrics = ""
+        while "lifeguard_images_at_risk 1.0" not in metrics:
+            assert time.monotonic() < deadline, metrics
+            await asyncio.sleep(0.05)
+            async with session.get(bot.url + "/metrics") as response:
+                metrics = await response.text()
 
 
 async def test_app_home_lists_risks_and_protections(bot: Bot) -> None:

@@ -12,8 +12,9 @@ from botocore import xform_name
 ROOT = Path(__file__).resolve().parents[2]
 READ_ONLY = ROOT / "deploy" / "iam" / "read-only.json"
 BOT_WRITE = ROOT / "deploy" / "iam" / "bot-write.json"
+EVENT_CONSUMER = ROOT / "deploy" / "iam" / "event-consumer.json"
 READ_VERBS = ("Describe", "Get", "List", "BatchGet", "Lookup")
-SERVICES = ("ecr", "ecs", "lambda", "cloudtrail", "sts")
+SERVICES = ("ecr", "ecs", "lambda", "cloudtrail", "sts", "sqs")
 # Checked by AWS on calls that return tags; never called by name.
 IMPLIED = {"ecs:ListTagsForResource", "lambda:ListTags"}
 # Granted through the role trust set-up described in deploy/iam/README.md instead.
@@ -63,19 +64,32 @@ def is_read(action: str) -> bool:
 
 
 def test_every_read_operation_is_in_the_read_only_policy() -> None:
-    reads = {op for op in called_operations() - SEPARATE if is_read(op)}
+    reads = {op for op in called_operations() - SEPARATE if is_read(op) and not is_queue(op)}
     missing = reads - granted_actions(READ_ONLY)
     assert not missing, f"add to {READ_ONLY.relative_to(ROOT)}: {sorted(missing)}"
 
 
+def is_queue(action: str) -> bool:
+    return action.startswith("sqs:")
+
+
+def test_every_queue_operation_is_in_the_event_consumer_policy() -> None:
+    queue = {op for op in called_operations() if is_queue(op)}
+    assert queue, "the consumer's SQS calls were not found"
+    missing = queue - granted_actions(EVENT_CONSUMER)
+    assert not missing, f"add to {EVENT_CONSUMER.relative_to(ROOT)}: {sorted(missing)}"
+
+
 def test_every_change_is_in_the_bot_write_policy() -> None:
-    writes = {op for op in called_operations() - SEPARATE if not is_read(op)}
+    writes = {op for op in called_operations() - SEPARATE if not is_read(op) and not is_queue(op)}
     missing = writes - granted_actions(BOT_WRITE)
     assert not missing, f"add to {BOT_WRITE.relative_to(ROOT)}: {sorted(missing)}"
 
 
 def test_nothing_is_granted_that_no_adapter_calls() -> None:
-    granted = granted_actions(READ_ONLY) | granted_actions(BOT_WRITE)
+    granted = (
+        granted_actions(READ_ONLY) | granted_actions(BOT_WRITE) | granted_actions(EVENT_CONSUMER)
+    )
     extra = granted - called_operations() - IMPLIED
     assert not extra, f"remove from the policies: {sorted(extra)}"
 
