@@ -248,7 +248,13 @@ class BotSettings(BaseModel):
     audit_channel: str | None = None
     http_port: int = Field(default=3000, ge=1, le=65_535)
     health_port: int = Field(default=8080, ge=1, le=65_535)
-    journal_path: Path = Field(default_factory=lambda: _state_dir() / "journal.jsonl")
+    journal_path: Path | None = None
+
+    def journal_file(self) -> Path:
+        """Where this replica journals records the store could not take (``journal_path``, else
+        ``$XDG_STATE_HOME/ecr-lifeguard/journal.jsonl``, else under the temporary directory)."""
+        return self.journal_path or _state_dir() / "journal.jsonl"
+
     snooze_options: list[Duration] = Field(
         default_factory=lambda: [3_600.0, 4 * 3_600.0], min_length=1, max_length=4
     )

@@ -80,7 +80,7 @@ class Dependencies:
         self.intents = Intents(self.store)
         self.audit = AuditLog(self.store)
         if self.journal is None:
-            self.journal = Journal(self.settings.bot.journal_path)
+            self.journal = Journal(self.settings.bot.journal_file())
 
 
 async def locate(cloud: Cloud, ref: ImageRef) -> Located:

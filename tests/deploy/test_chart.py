@@ -12,7 +12,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from bot.kube.objects import rbac_rules
+from bot.edge.kube.objects import rbac_rules
 from bot.settings import CONFIG_ENV, load_settings
 from tests.deploy.helm import (
     CI,
