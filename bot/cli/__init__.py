@@ -62,17 +62,18 @@ def _add_plan(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         "plan",
         help="show what a lifecycle policy will expire or archive, and why (offline)",
         description="Evaluate a lifecycle policy against `aws ecr describe-images` output, "
-        "exactly as ECR would, and explain every decision.",
+        "exactly as ECR would, and explain every decision. With --repository and "
+        "--compare-with-aws, read the repository from ECR instead, run AWS's own lifecycle "
+        "preview of its policy, and print where the two differ (read-only): exit 0 when they "
+        "agree, 3 when they differ.",
     )
     plan.add_argument(
         "--policy",
-        required=True,
         metavar="FILE",
         help="the policy JSON, or `aws ecr get-lifecycle-policy` output; - for stdin",
     )
     plan.add_argument(
         "--images",
-        required=True,
         metavar="FILE",
         help="`aws ecr describe-images` output (object, array of pages, or JSON lines)",
     )
@@ -88,6 +89,18 @@ def _add_plan(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     plan.add_argument(
         "--all", action="store_true", help="list kept images too, not only those near a rule"
     )
+    plan.add_argument(
+        "--repository",
+        metavar="NAME",
+        help="read this repository from ECR (with --compare-with-aws)",
+    )
+    plan.add_argument(
+        "--compare-with-aws",
+        action="store_true",
+        help="run AWS's lifecycle policy preview and compare it with the local evaluation",
+    )
+    plan.add_argument("--region", action="append", metavar="REGION", help="AWS region")
+    plan.add_argument("--config", metavar="FILE", help="settings YAML")
     plan.set_defaults(handler=run_plan)
 
 

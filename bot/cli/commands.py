@@ -93,6 +93,15 @@ def run_plan(args: argparse.Namespace) -> Exit:
 
 
 def _plan(args: argparse.Namespace) -> Exit:
+    if args.repository or args.compare_with_aws:
+        from bot.cli.compare_cmd import run_compare  # noqa: PLC0415 (lazy: start-up)
+
+        return run_compare(args)
+    missing = [name for name in ("--policy", "--images") if not getattr(args, name[2:])]
+    if missing:
+        raise CliInputError(
+            [f"plan needs {' and '.join(missing)} (or --repository NAME --compare-with-aws)"]
+        )
     _one_reader_of_stdin(args)
     now = parse_now(args.now)
     policy = parse_file(
