@@ -8,6 +8,7 @@ from typing import Any
 
 from bot.diagnose.cloudtrail_models import ImageDeletion, LifecycleAction, LookupResult, TagPush
 from bot.diagnose.cloudtrail_records import _deletion, _lifecycle, read_records
+from bot.errors import LifeguardError
 from bot.lifecycle.timefmt import parse_instant
 from bot.ports import Instant, Trail
 from bot.state.evidence import EvidenceBook
@@ -33,7 +34,13 @@ class StoredTrail:
         stored = await self._stored("PolicyExecutionEvent", repository, start, end, _lifecycle)
         if self.fallback is None:
             return stored
-        return _merged(stored, await self.fallback.lifecycle_actions(repository, start, end))
+        try:
+            trail = await self.fallback.lifecycle_actions(repository, start, end)
+        except LifeguardError:
+            if not await self._has_evidence(repository, start, end):
+                raise
+            return stored  # what the events said is enough to answer
+        return _merged(stored, trail)
 
     async def deletions(
         self, repository: str | None, start: Instant, end: Instant
@@ -42,15 +49,32 @@ class StoredTrail:
         stored = await self._stored("BatchDeleteImage", repository, start, end, _deletion)
         if self.fallback is None:
             return stored
-        return _merged(stored, await self.fallback.deletions(repository, start, end))
+        try:
+            trail = await self.fallback.deletions(repository, start, end)
+        except LifeguardError:
+            if not await self._has_evidence(repository, start, end):
+                raise
+            return stored
+        return _merged(stored, trail)
 
     async def tag_pushes(
         self, repository: str | None, start: Instant, end: Instant, tag: str | None = None
     ) -> LookupResult[TagPush]:
-        """Pushes are not stored: CloudTrail's answer (none without CloudTrail)."""
+        """Pushes are not stored: CloudTrail's answer (none without CloudTrail, nor when CloudTrail
+        fails while stored evidence about the repository answers the question)."""
         if self.fallback is None:
             return LookupResult(())
-        return await self.fallback.tag_pushes(repository, start, end, tag)
+        try:
+            return await self.fallback.tag_pushes(repository, start, end, tag)
+        except LifeguardError:
+            if not await self._has_evidence(repository, start, end):
+                raise
+            return LookupResult((), truncated=True)
+
+    async def _has_evidence(self, repository: str | None, start: Instant, end: Instant) -> bool:
+        runs = await self._stored("PolicyExecutionEvent", repository, start, end, _lifecycle)
+        deletions = await self._stored("BatchDeleteImage", repository, start, end, _deletion)
+        return bool(runs.items or deletions.items)
 
     async def _stored(
         self, event_name: str, repository: str | None, start: Instant, end: Instant, read: Any

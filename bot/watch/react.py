@@ -171,8 +171,9 @@ class Reactor:
         await self.evidence.keep("PolicyExecutionEvent", raw["detail"], event_id=event.event_id)
         actions = run.service_event_details.image_actions
         rules = {a.image.digest: a.rule_priority for a in actions}
-        reaction = await self.refresh(event.repository, list(rules), by="lifecycle", rules=rules)
-        return reaction
+        tags = {a.image.digest: a.image.tag_list for a in actions}
+        return await self.refresh(event.repository, list(rules), by="lifecycle", rules=rules,
+                                  tags=tags)  # fmt: skip
 
     # --- the reactions -------------------------------------------------------------------------
 
@@ -183,9 +184,14 @@ class Reactor:
         *,
         by: str | None = None,
         rules: dict[str, int] | None = None,
+        tags: dict[str, tuple[str, ...]] | None = None,
     ) -> Reaction:
         """Read these digests again, update the cache, tell about in-use ones that are gone, and
-        reconcile the repository's alerts."""
+        reconcile the repository's alerts.
+
+        With ``by`` (the event says they were deleted), a digest ECR no longer has is gone even
+        when the cache did not know it; ``tags`` are what the event says they carried.
+        """
         async with self.deps.cloud() as cloud:
             cached = await self._cached(cloud, key)
             if cached is None:
@@ -194,13 +200,26 @@ class Reactor:
             found = await self._read(registry, key, digests)
             inventory = await self.inventory.current(cloud)
         known = {image.digest: image for image in cached.images}
-        gone = [Gone(d, _who(by, rules, d)) for d in digests if d in known and d not in found]
+        gone = [
+            Gone(d, _who(by, rules, d))
+            for d in dict.fromkeys(digests)
+            if d not in found and (d in known or by is not None)
+        ]
+        event_tags = tags or {}
+        before = [
+            *cached.images,
+            *(
+                Image(g.digest, event_tags.get(g.digest, ()), 0.0)
+                for g in gone
+                if g.digest not in known
+            ),
+        ]
         for digest, image in found.items():
             known[digest] = image
         for item in gone:
             known.pop(item.digest, None)
         images = list(known.values())
-        posted = await self._tell_gone(key, gone, cached.images, inventory.uses)
+        posted = await self._tell_gone(key, gone, before, inventory.uses)
         result = self._assess(key, cached, images, list(inventory.uses))
         summary = await self._reconcile(result, inventory)
         return Reaction("applied", f"{len(found)} read, {len(gone)} gone", posted + summary)

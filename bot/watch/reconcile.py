@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -221,7 +222,8 @@ class Reconciler:
             await self.notifier.reply(record.channel, record.ts, "At risk again.")
             await self.alerts.put(record)
             return "posted"
-        if not await self.alerts.claim(key, self.owner):
+        # A claim per attempt: two reactions of this replica racing for one image post once.
+        if not await self.alerts.claim(key, f"{self.owner}:{secrets.token_hex(4)}"):
             return "unchanged"
         try:
             channel, ts = await self.notifier.post_alert(channel, risk, now)

@@ -110,8 +110,10 @@ class Scheduler:
         owner: str | None = None,
         *,
         meter: Meter | None = None,
+        lock_period: float = LOCK_PERIOD,
     ) -> None:
         self.deps = deps
+        self.lock_period = lock_period
         self.notifier = notifier
         self.owner = owner or secrets.token_hex(8)
         self.meter = meter or NoMeter()
@@ -148,7 +150,7 @@ class Scheduler:
         """One cycle, unless another replica holds the scheduler lock."""
         await replay_journal(self.deps.journal, self.deps)
         deps = self.deps
-        token = await deps.store.acquire(LOCK, self.owner, LOCK_PERIOD)
+        token = await deps.store.acquire(LOCK, self.owner, self.lock_period)
         if token is None:
             return CycleSummary(ran=False)
         keeper = asyncio.create_task(self._hold_lock())
@@ -180,9 +182,9 @@ class Scheduler:
         """Renew the scheduler lock while a cycle runs; a replica that dies lets it go within
         one lock period."""
         while True:
-            await asyncio.sleep(LOCK_PERIOD / 3)
+            await asyncio.sleep(self.lock_period / 3)
             with contextlib.suppress(LifeguardError):
-                await self.deps.store.acquire(LOCK, self.owner, LOCK_PERIOD)
+                await self.deps.store.acquire(LOCK, self.owner, self.lock_period)
 
     async def scan(self) -> ScanReport:
         """Scan every repository: cache what was read (counting the drift from what events

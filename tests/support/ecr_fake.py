@@ -40,6 +40,7 @@ except:
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import json
@@ -120,6 +121,8 @@ class EcrFake(ForwardingServer):
     after: dict[str, Callable[[], None]] = field(default_factory=dict)
     # Answer the next N calls of an operation with ThrottlingException, as ECR rate-limits.
     throttle: Counter[str] = field(default_factory=Counter)
+    # Seconds to wait before answering an operation (a slow ECR).
+    delay: dict[str, float] = field(default_factory=dict)
 
     async def __aenter__(self) -> EcrFake:
         await self.start_serving(self._handle)
@@ -156,8 +159,10 @@ class EcrFake(ForwardingServer):
     # -- the server -------------------------------------------------------------------------------
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
-        response = await self._answer(request)
         operation = request.headers.get("X-Amz-Target", "").removeprefix(TARGET_PREFIX)
+        if operation in self.delay:
+            await asyncio.sleep(self.delay[operation])
+        response = await self._answer(request)
         hook = self.after.get(operation)
         if hook is not None and response.status == 200:
             hook()

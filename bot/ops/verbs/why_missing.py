@@ -7,12 +7,14 @@ from dataclasses import dataclass
 
 from bot.blocks import replies
 from bot.diagnose.investigate import Investigation, investigate
+from bot.diagnose.stored_trail import StoredTrail
 from bot.diagnose.verdict import Diagnosis, conclude
 from bot.ops import args as words
 from bot.ops.call import Call
 from bot.ops.verb import Reply, Verb
 from bot.ports import Cloud
 from bot.refs import ImageRef
+from bot.state.evidence import EvidenceBook
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +45,9 @@ async def diagnose(call: Call, cloud: Cloud, ref: ImageRef) -> Diagnosis:
     """The verdict, on a cloud already open (also for the Why? button of a deleted image)."""
     home = await cloud.registry_for_ref(ref)
     others = [r for r in cloud.registries() if r.label != home.label]
-    where = Investigation(home, others, cloud.trail_for(home))
+    # What events delivered first (no 15-minute CloudTrail delay), then CloudTrail itself.
+    trail = StoredTrail(EvidenceBook(call.deps.store), cloud.trail_for(home))
+    where = Investigation(home, others, trail)
     return conclude(await investigate(ref, where, call.deps.clock()))
 
 

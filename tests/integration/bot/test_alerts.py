@@ -17,6 +17,7 @@ from bot.ops.verbs.snooze import Snoozed
 from bot.refs import ImageRef
 from bot.state.records import AlertRecord
 from bot.watch.reconcile import Resolution
+from bot.watch.schedule import Scheduler
 from tests.integration.bot.conftest import Blog
 from tests.support.blog import REPOSITORY as BLOG_REPOSITORY
 from tests.support.blog import SHARED_DIGEST
@@ -310,3 +311,23 @@ async def test_the_resolved_alert_mentions_who_protected_the_image(stub: SlackSt
     await notifier.resolve_alert(record, Resolution("protected", "protected by <@U0ALICE>"))
     [section] = section_texts(stub.message(CHANNEL_ID, ts))
     assert "<@U0ALICE>" in section
+
+
+async def test_the_scheduler_lock_is_taken_over_within_one_lock_period(
+    blog: Blog, kit: StoreKit
+) -> None:
+    first = Scheduler(blog.deps(), blog.notifier(blog.deps()), lock_period=60.0)
+    second = Scheduler(blog.deps(store=await kit.another()), blog.notifier(blog.deps()),
+                       lock_period=60.0)  # fmt: skip
+    token = await kit.store.acquire("scheduler", first.owner, 60.0)  # the holder, then it dies
+    assert token is not None
+    assert not (await second.cycle()).ran
+    blog.clock.advance(61)
+    if kit.kind == "redis":  # Redis expires the lock by its own clock
+        await kit.store.acquire("scheduler", first.owner, 0.001)
+        await asyncio.sleep(0.01)
+    assert (await second.cycle()).ran
+    holder = await kit.store.holder("scheduler")
+    assert holder is None  # released after the cycle
+    taken = await kit.store.acquire("scheduler", "someone", 60.0)
+    assert taken is not None and taken > token  # fencing tokens only grow

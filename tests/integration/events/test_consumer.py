@@ -518,3 +518,94 @@ async def test_a_consumer_killed_mid_batch_loses_nothing(bench: Bench) -> None:
     for event in events:  # every event's effect happened, once
         assert await ledger.begin(event["id"], "checker", ttl=60) == "done"
     assert len(posts(bench)) == 1  # v3's alert, once
+
+
+def lifecycle_run_event(digest: str, tags: list[str], rule: int = 1) -> dict[str, Any]:
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "AWS Service Event via CloudTrail",
+        "source": "aws.ecr",
+        "time": now,
+        "region": REGION,
+        "resources": [],
+        "detail": {
+            "eventVersion": "1.09",
+            "userIdentity": {"accountId": ACCOUNT, "invokedBy": "AWS Internal"},
+            "eventTime": now,
+            "eventSource": "ecr.amazonaws.com",
+            "eventName": "PolicyExecutionEvent",
+            "awsRegion": REGION,
+            "eventID": str(uuid.uuid4()),
+            "readOnly": True,
+            "eventType": "AwsServiceEvent",
+            "serviceEventDetails": {
+                "repositoryName": REPO,
+                "lifecycleEventPolicy": {
+                    "lifecycleEventRules": [
+                        {
+                            "rulePriority": rule,
+                            "description": "keep 2 releases",
+                            "lifecycleEventSelection": {
+                                "tagStatus": "Tagged",
+                                "tagPrefixList": ["v"],
+                                "countType": "Image count more than",
+                                "countNumber": 2,
+                            },
+                            "action": "expire",
+                        }
+                    ]
+                },
+                "lifecycleEventImageActions": [
+                    {
+                        "lifecycleEventImage": {
+                            "digest": digest,
+                            "tagStatus": "Tagged",
+                            "tagList": tags,
+                            "pushedAt": int((time.time() - 3 * DAY) * 1000),
+                        },
+                        "rulePriority": rule,
+                    }
+                ],
+            },
+        },
+    }
+
+
+async def test_a_lifecycle_run_is_evidence_why_missing_answers_at_once(bench: Bench) -> None:
+    from bot.ops.authorize import Actor
+    from bot.ops.dispatch import Ops
+    from bot.ops.registry import parse_command
+
+    v1 = await two_releases(bench)
+    bench.push("v3", ["v3"], age_days=0.1)
+    bench.ecr.batch_delete_image(repositoryName=REPO, imageIds=[{"imageDigest": v1}])
+    async with consuming(bench):
+        bench.send(lifecycle_run_event(v1, ["v1"]))
+        await until(lambda: len(bench.handled) == 1)
+    [urgent] = posts(bench, containing="In-use image deleted")
+    assert "Deleted by lifecycle rule 1." in json.dumps(urgent.args)
+    ops = Ops(bench.deps())
+    # CloudTrail (a closed endpoint here) has nothing yet: the stored evidence answers.
+    reply = await ops.run(parse_command(f"why-missing {REPO}:v1"), Actor("U0ANY", "C0OPS"))
+    text = json.dumps(reply.payload)
+    assert "EXPIRED_BY_LIFECYCLE" in text and "rule 1" in text, reply.lines
+
+
+async def test_on_stop_a_message_in_flight_is_released_at_once(bench: Bench, fake: EcrFake) -> None:
+    await two_releases(bench)
+    v3 = bench.push("v3", ["v3"], age_days=0.1)
+    fake.delay["DescribeRepositories"] = 10.0  # the first reaction lists the repository: slowly
+    first = consuming(bench, visibility=60)
+    await first.__aenter__()
+    bench.send(push_event(v3, "v3"))
+    await until(lambda: fake.operations["DescribeRepositories"] >= 1)
+    stopped = time.monotonic()
+    await first.__aexit__(None, None, None)  # stop: the reaction cannot finish in time
+    assert time.monotonic() - stopped < 6.0
+    fake.delay.clear()
+    async with consuming(bench, visibility=60):
+        # released (visibility 0): another consumer has it now, not after 60 s
+        await until(lambda: len(posts(bench)) == 1, within=15)
+        await until(lambda: any(h.outcome == "applied" for h in bench.handled))
