@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -159,6 +158,7 @@ class Reconciler:
         self.routing = routing
         self.owner = owner
         self.clock = clock
+        self._locks: dict[str, asyncio.Lock] = {}
 
     async def reconcile(
         self, report: ScanReport, scope: RepositoryKey | None = None
@@ -184,6 +184,13 @@ class Reconciler:
 
     async def _alert(self, risk: Risk, result: RepositoryResult, now: float) -> Outcome:
         key = image_key(risk.repository, risk.digest)
+        # Reactions of this replica run at once; the claim keeps other replicas off.
+        async with self._locks.setdefault(key, asyncio.Lock()):
+            return await self._alert_locked(key, risk, result, now)
+
+    async def _alert_locked(
+        self, key: str, risk: Risk, result: RepositoryResult, now: float
+    ) -> Outcome:
         record = await self.alerts.get(key)
         until = acts_at(risk, result.last_evaluated_at, now)
         if record is not None and record.state == "open":
@@ -222,8 +229,7 @@ class Reconciler:
             await self.notifier.reply(record.channel, record.ts, "At risk again.")
             await self.alerts.put(record)
             return "posted"
-        # A claim per attempt: two reactions of this replica racing for one image post once.
-        if not await self.alerts.claim(key, f"{self.owner}:{secrets.token_hex(4)}"):
+        if not await self.alerts.claim(key, self.owner):
             return "unchanged"
         try:
             channel, ts = await self.notifier.post_alert(channel, risk, now)
