@@ -26,7 +26,7 @@ from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 
 from bot.edge.aws.clients import AwsClients, targets
-from bot.edge.aws.cloud import AwsCloud, open_cloud
+from bot.edge.aws.cloud import AwsCloud, SharedCloud, open_cloud
 from bot.edge.aws.sqs import SqsQueue, queue_region
 from bot.edge.metrics import PrometheusMeter
 from bot.edge.slack.client import web_client
@@ -214,12 +214,14 @@ async def consume_events(runtime: Runtime, stop: asyncio.Event) -> None:
             log.warning("the account of %s is not known (%s)", target.label, exc)
             account = None
         scheduler = runtime.scheduler
+        shared = SharedCloud(settings)
         reactor = Reactor(
             deps,
             runtime.notifier,
             scheduler.reconciler,
             InventoryView(deps.store, max_age=settings.events.inventory_max_age),
             on_policy_change=scheduler.previews.book.due_now,
+            cloud=shared,
         )
         consumer = Consumer(
             deps,
@@ -231,7 +233,10 @@ async def consume_events(runtime: Runtime, stop: asyncio.Event) -> None:
             on_handled=runtime.consumed.append,
         )
         log.info("consuming events from %s", url)
-        await consumer.run(stop)
+        try:
+            await consumer.run(stop)
+        finally:
+            await shared.close()
 
 
 async def _stop(

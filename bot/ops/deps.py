@@ -17,6 +17,7 @@ from bot.lifecycle.images import Image
 from bot.ports import Cloud, Notifier, Registry, Repository
 from bot.refs import ImageRef, RepositoryKey
 from bot.settings import Settings
+from bot.state.cache import RepositoryCache
 from bot.state.journal import Journal
 from bot.state.records import (
     AlertBook,
@@ -71,6 +72,7 @@ class Dependencies:
     confirmations: Confirmations = field(init=False)
     intents: Intents = field(init=False)
     audit: AuditLog = field(init=False)
+    cache: RepositoryCache = field(init=False)
 
     def __post_init__(self) -> None:
         self.leases = LeaseBook(self.store)
@@ -79,6 +81,7 @@ class Dependencies:
         self.confirmations = Confirmations(self.store)
         self.intents = Intents(self.store)
         self.audit = AuditLog(self.store)
+        self.cache = RepositoryCache(self.store)  # one per process: its decoded copies are shared
         if self.journal is None:
             self.journal = Journal(self.settings.bot.journal_file())
 

@@ -293,7 +293,11 @@ class AlertBook:
     async def open_alerts(self, repository: RepositoryKey | None = None) -> list[AlertRecord]:
         """Every alert still open (of one repository when given)."""
         found = []
-        for key, _ in await self.store.index_range(self.INDEX):
+        members = [key for key, _ in await self.store.index_range(self.INDEX)]
+        if repository is not None:  # the key names the repository: read only its alerts
+            mine = image_key(repository, "")
+            members = [key for key in members if key.startswith(mine)]
+        for key in members:
             record = await self.get(key)
             if record is None or record.state != "open":
                 continue

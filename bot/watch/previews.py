@@ -23,7 +23,6 @@ from bot.lifecycle.parse import parse_policy
 from bot.ops.deps import Dependencies
 from bot.ports import Meter, NoMeter
 from bot.refs import RepositoryKey
-from bot.state.cache import RepositoryCache
 from bot.state.records import AuditEntry
 
 log = logging.getLogger(__name__)
@@ -131,7 +130,7 @@ class Previews:
     def __init__(self, deps: Dependencies, meter: Meter | None = None) -> None:
         self.deps = deps
         self.book = PreviewBook(deps)
-        self.cache = RepositoryCache(deps.store)
+        self.cache = deps.cache
         self.meter = meter or NoMeter()
 
     async def schedule(self, keys: list[RepositoryKey]) -> None:

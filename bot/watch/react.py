@@ -53,11 +53,11 @@ from bot.lifecycle.images import Image
 from bot.lifecycle.inputs import attach_children
 from bot.lifecycle.parse import parse_policy
 from bot.lifecycle.policy import LifecyclePolicy
-from bot.ops.deps import Dependencies
+from bot.ops.deps import CloudFactory, Dependencies
 from bot.ports import Cloud, Notifier, Registry, Repository
 from bot.refs import RepositoryKey
 from bot.risk.blast import blast_radius
-from bot.state.cache import CachedRepository, RepositoryCache
+from bot.state.cache import CachedRepository
 from bot.state.evidence import EvidenceBook
 from bot.state.records import AlertRecord, image_key
 from bot.watch.inventory_view import InventoryView
@@ -101,6 +101,9 @@ class Reactor:
 
         reactor = Reactor(deps, notifier, reconciler, InventoryView(store, max_age=300))
         reaction = await reactor.react(event, raw)     # raw: the event as delivered (a dict)
+
+    ``cloud`` (default ``deps.cloud``) opens AWS for each reaction; the consumer passes a
+    :class:`~bot.edge.aws.cloud.SharedCloud`, so that events reuse their clients.
     """
 
     def __init__(
@@ -111,12 +114,14 @@ class Reactor:
         inventory: InventoryView,
         *,
         on_policy_change: Any = None,
+        cloud: CloudFactory | None = None,
     ) -> None:
         self.deps = deps
+        self.cloud = cloud or deps.cloud
         self.notifier = notifier
         self.reconciler = reconciler
         self.inventory = inventory
-        self.cache = RepositoryCache(deps.store)
+        self.cache = deps.cache
         self.evidence = EvidenceBook(deps.store)
         self.on_policy_change = on_policy_change
 
@@ -192,7 +197,7 @@ class Reactor:
         With ``by`` (the event says they were deleted), a digest ECR no longer has is gone even
         when the cache did not know it; ``tags`` are what the event says they carried.
         """
-        async with self.deps.cloud() as cloud:
+        async with self.cloud() as cloud:
             cached = await self._cached(cloud, key)
             if cached is None:
                 return Reaction("ignored", f"{key.name} is not in a watched registry")
@@ -228,7 +233,7 @@ class Reactor:
         self, key: RepositoryKey, text: str | None, at: float, who: str
     ) -> Reaction:
         """A new (or no) lifecycle policy: the blast radius, then reconcile and preview."""
-        async with self.deps.cloud() as cloud:
+        async with self.cloud() as cloud:
             cached = await self._cached(cloud, key)
             if cached is None:
                 return Reaction("ignored", f"{key.name} is not in a watched registry")

@@ -34,6 +34,7 @@ from bot.watch.routing import route
 from bot.watch.scan import RepositoryResult, ScanReport
 
 log = logging.getLogger(__name__)
+ESTIMATE_SLACK = 3_600.0  # seconds an alert's estimated moment may move before it is edited
 
 ResolvedReason = Literal["protected", "policy", "unused", "deleted"]
 Outcome = Literal["posted", "updated", "unchanged", "unrouted"]
@@ -110,6 +111,19 @@ def acts_at(risk: Risk, last_evaluated: float | None, now: float) -> float | Non
     if last_evaluated is not None and last_evaluated + DAY > now:
         return last_evaluated + DAY
     return now + DAY
+
+
+def same_moment(shown: float | None, now_expected: float | None) -> bool:
+    """Whether the moment an alert shows still stands: an estimate (ECR's next run, when ECR has
+    not said when it last ran) that moved by less than an hour is not worth editing the message.
+
+    Example:
+        >>> same_moment(1000.0, 2800.0), same_moment(1000.0, 8200.0), same_moment(None, None)
+        (True, False, True)
+    """
+    if shown is None or now_expected is None:
+        return shown is now_expected
+    return abs(shown - now_expected) < ESTIMATE_SLACK
 
 
 async def resolve_alert(
@@ -265,7 +279,7 @@ class Reconciler:
             record = record.model_copy(
                 update={"snoozed_at": None, "snoozed_until": None, "snoozed_by": None}
             )
-        elif same and record.acts_at == until:
+        elif same and same_moment(record.acts_at, until):
             return "unchanged"
         record = record.model_copy(update={"fingerprint": fingerprint(risk), "acts_at": until})
         await self.notifier.update_alert(record, risk, now)

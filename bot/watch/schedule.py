@@ -32,7 +32,6 @@ from bot.ops.results import UnprotectResult
 from bot.ops.verbs.unprotect import end_due_leases
 from bot.ports import Cloud, Meter, NoMeter, Notifier
 from bot.refs import RepositoryKey
-from bot.state.cache import RepositoryCache
 from bot.state.journal import Journal
 from bot.state.records import AuditEntry, SavedManifest
 from bot.state.store import JsonObject
@@ -117,7 +116,7 @@ class Scheduler:
         self.notifier = notifier
         self.owner = owner or secrets.token_hex(8)
         self.meter = meter or NoMeter()
-        self.cache = RepositoryCache(deps.store)
+        self.cache = deps.cache
         self.previews = Previews(deps, self.meter)
         self.drift = 0
         self.holding = False

@@ -155,6 +155,7 @@ class AwsClients:
         self._assumed: dict[str, tuple[str, str, str]] = {}
         self._limits: dict[tuple[str, str], asyncio.Semaphore] = {}
         self._creating = asyncio.Lock()
+        self.closed = False
         self._config = AioConfig(
             retries={"mode": "adaptive", "total_max_attempts": settings.max_attempts},
             connect_timeout=settings.connect_timeout,
@@ -168,6 +169,7 @@ class AwsClients:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self._stack.aclose()
+        self.closed = True
 
     async def call(self, target: AwsTarget, service: str, operation: str, /, **params: Any) -> Any:
         """Call one operation (snake_case name) and return its response dict.

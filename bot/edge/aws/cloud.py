@@ -13,8 +13,10 @@ Example::
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from bot.edge.aws.clients import AwsClients, AwsTarget, targets
@@ -194,3 +196,69 @@ async def open_cloud(settings: Settings) -> AsyncIterator[AwsCloud]:
     """
     async with AwsClients(settings.aws) as clients:
         yield AwsCloud(settings, clients)
+
+
+class SharedCloud:
+    """AWS clients kept across units of work for a stream of events, renewed every
+    ``renew_after`` seconds: building clients costs more than the calls of one event, and
+    assumed-role credentials last an hour. Clients being renewed close when their last user is
+    done.
+
+    Example::
+
+        shared = SharedCloud(settings)
+        async with shared() as cloud:          # a CloudFactory, like ``lambda: open_cloud(...)``
+            registry = cloud.registry_for(key)
+        await shared.close()
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        renew_after: float = 15 * 60.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.settings = settings
+        self.renew_after = renew_after
+        self.clock = clock
+        self._current: tuple[AwsClients, float] | None = None
+        self._users: Counter[int] = Counter()
+        self._retired: dict[int, AwsClients] = {}
+        self._lock = asyncio.Lock()
+
+    @asynccontextmanager
+    async def __call__(self) -> AsyncIterator[AwsCloud]:
+        clients = await self._clients()
+        self._users[id(clients)] += 1
+        try:
+            yield AwsCloud(self.settings, clients)
+        finally:
+            self._users[id(clients)] -= 1
+            await self._close_retired()
+
+    async def _clients(self) -> AwsClients:
+        async with self._lock:
+            if self._current is not None and self.clock() - self._current[1] < self.renew_after:
+                return self._current[0]
+            if self._current is not None:
+                self._retired[id(self._current[0])] = self._current[0]
+            clients = await AwsClients(self.settings.aws).__aenter__()
+            self._current = (clients, self.clock())
+            return clients
+
+    async def _close_retired(self) -> None:
+        for key, clients in list(self._retired.items()):
+            if self._users[key] <= 0:
+                del self._retired[key]
+                del self._users[key]
+                await clients.__aexit__(None, None, None)
+
+    async def close(self) -> None:
+        """Close every client (the stream is over)."""
+        if self._current is not None:
+            self._retired[id(self._current[0])] = self._current[0]
+            self._current = None
+        for key in list(self._retired):
+            self._users[key] = 0
+        await self._close_retired()
