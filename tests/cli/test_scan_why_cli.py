@@ -548,10 +548,8 @@ def test_scan_json_summary_counts(boto: Any, moto: str) -> None:
     assert document["scannedAt"] == NOW.timestamp()
 
 
-def test_scan_finds_a_statically_referenced_image_at_risk(
-    boto: Any, moto: str, tmp_path: Path
-) -> None:
-    ecr = boto("ecr")
+def web_with_a_referenced_old_image(ecr: Any, tmp_path: Path) -> tuple[str, Path]:
+    """``web`` keeps one image: v1 (10 days old, named in a references file) expires; v2 stays."""
     ecr.create_repository(repositoryName="web")
     ecr.put_lifecycle_policy(repositoryName="web", lifecyclePolicyText=json.dumps(KEEP_ONE))
     old = push(ecr, "web", image_manifest("old"), ["v1"])
@@ -562,6 +560,13 @@ def test_scan_finds_a_statically_referenced_image_at_risk(
         tmp_path / "references.yaml",
         f"references:\n  - image: {HOST}/web@{old}\n    name: disaster recovery runbook\n",
     )
+    return old, references
+
+
+def test_scan_finds_a_statically_referenced_image_at_risk(
+    boto: Any, moto: str, tmp_path: Path
+) -> None:
+    old, references = web_with_a_referenced_old_image(boto("ecr"), tmp_path)
 
     result = run(
         "scan", "--now", NOW.isoformat(), "--no-ecs", "--no-lambda", "--no-kubernetes",
@@ -585,16 +590,7 @@ def test_scan_finds_a_statically_referenced_image_at_risk(
 def test_scan_table_counts_in_the_singular_and_lists_its_sources(
     boto: Any, moto: str, tmp_path: Path
 ) -> None:
-    ecr = boto("ecr")
-    ecr.create_repository(repositoryName="web")
-    ecr.put_lifecycle_policy(repositoryName="web", lifecyclePolicyText=json.dumps(KEEP_ONE))
-    old = push(ecr, "web", image_manifest("old"), ["v1"])
-    set_image_times("web", old, pushed=NOW - 10 * DAY)
-    new = push(ecr, "web", image_manifest("new"), ["v2"])
-    set_image_times("web", new, pushed=NOW - DAY)
-    references = write(
-        tmp_path / "references.yaml", f"references:\n  - image: {HOST}/web@{old}\n    name: dr\n"
-    )
+    _, references = web_with_a_referenced_old_image(boto("ecr"), tmp_path)
 
     result = run(
         "scan", "--now", NOW.isoformat(), "--no-kubernetes", "--references", str(references),

@@ -685,14 +685,18 @@ async def test_cloudtrail_access_denied_gives_unknown_with_the_permission_to_gra
     assert len(denied_cloudtrail.requests) == 1  # the first refusal ends the lookups
 
 
+def app_with_only_v2(ecr: Any) -> None:
+    """``app`` holds v2 only: asking for v1 needs CloudTrail to say why."""
+    ecr.create_repository(repositoryName="app")
+    pushed(ecr, "app", "v2", ["v2"], NOW - 2 * DAY)
+
+
 async def test_cloudtrail_answering_an_html_page_is_named_in_one_line(
     boto: Any, aws_environment: dict[str, str]
 ) -> None:
     # No CloudTrail fake: moto itself answers LookupEvents, which it does not implement, with
     # an HTML "500 Internal Server Error" page, as a proxy or a load balancer may.
-    ecr = boto("ecr")
-    ecr.create_repository(repositoryName="app")
-    pushed(ecr, "app", "v2", ["v2"], NOW - 2 * DAY)
+    app_with_only_v2(boto("ecr"))
 
     outcome = await diagnose("app:v1")
 
@@ -715,9 +719,7 @@ async def test_cloudtrail_answering_an_html_page_is_named_in_one_line(
 async def test_unreachable_cloudtrail_advises_on_the_network_and_endpoint(
     boto: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    ecr = boto("ecr")
-    ecr.create_repository(repositoryName="app")
-    pushed(ecr, "app", "v2", ["v2"], NOW - 2 * DAY)
+    app_with_only_v2(boto("ecr"))
     monkeypatch.setenv("AWS_ENDPOINT_URL_CLOUDTRAIL", "http://127.0.0.1:9")
 
     outcome = await diagnose("app:v1")
@@ -734,9 +736,7 @@ async def test_unreachable_cloudtrail_advises_on_the_network_and_endpoint(
 async def test_throttled_cloudtrail_advises_to_wait(
     boto: Any, aws_environment: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    ecr = boto("ecr")
-    ecr.create_repository(repositoryName="app")
-    pushed(ecr, "app", "v2", ["v2"], NOW - 2 * DAY)
+    app_with_only_v2(boto("ecr"))
     async with CloudTrailFake(min_interval=60.0) as throttling:
         monkeypatch.setenv("AWS_ENDPOINT_URL_CLOUDTRAIL", throttling.url)
 
@@ -782,9 +782,7 @@ async def test_without_cloudtrail_a_missing_tag_is_unknown(
 async def test_without_cloudtrail_the_advice_is_to_turn_it_on(
     boto: Any, cloudtrail: CloudTrailFake
 ) -> None:
-    ecr = boto("ecr")
-    ecr.create_repository(repositoryName="app")
-    pushed(ecr, "app", "v2", ["v2"], NOW - 2 * DAY)
+    app_with_only_v2(boto("ecr"))
 
     outcome = await diagnose("app:v1", trail=False)
 
