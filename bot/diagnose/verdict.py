@@ -502,8 +502,8 @@ def _deleted(facts: Facts, deletion: ManualDeletion) -> Diagnosis:
 
 def _gone_suggestions(facts: Facts, tags: tuple[str, ...], digest: str | None) -> list[str]:
     suggestions = [
-        f"Try `ecr-lifeguard restore {_restore_ref(facts, digest)}`: it re-pushes the manifest if "
-        "ECR Lifeguard saw the image in use and its layers still exist."
+        "Restore it if ECR Lifeguard saw it in use and its layers still exist (it re-pushes the "
+        f"manifest): `ecr-lifeguard restore {_restore_ref(facts, digest)}`."
     ]
     commits = [
         tag.removeprefix("git-") for tag in (*tags, facts.ref.tag or "") if tag.startswith("git-")
