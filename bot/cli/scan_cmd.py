@@ -1,4 +1,10 @@
-"""``ecr-lifeguard scan``: which in-use images the lifecycle policies will expire, and when."""
+"""``ecr-lifeguard scan``: which in-use images the lifecycle policies will expire, and when.
+
+Exit 0 only when everything that could hold an in-use image was read and nothing is at risk; 3
+when something is at risk; 1 when something could not be checked (an AWS or Kubernetes failure,
+or Kubernetes not configured while a lifecycle policy exists: see :mod:`bot.cli.scan_sources`),
+even if risks were found too, since the risks listed are then a lower bound.
+"""
 
 from __future__ import annotations
 
@@ -19,6 +25,7 @@ from bot.cli.commands import MAX_POLICY_FILE_BYTES, parse_now, stderr_console, s
 from bot.cli.exits import Exit
 from bot.cli.files import parse_file
 from bot.cli.render_scan import render_scan
+from bot.cli.scan_sources import SourceState, gaps, source_states
 from bot.durations import parse_duration
 from bot.edge.aws.cloud import open_cloud
 from bot.errors import CliInputError, ConfigError
@@ -67,6 +74,11 @@ def add_scan_arguments(scan_parser: argparse.ArgumentParser) -> None:
         "--in-cluster", action="store_true", help="inventory the cluster this runs in"
     )
     scan_parser.add_argument(
+        "--no-kubernetes",
+        action="store_true",
+        help="no Kubernetes cluster runs these images: do not count its absence as a gap",
+    )
+    scan_parser.add_argument(
         "--references", metavar="FILE", help="static image references (YAML) to count as in use"
     )
     scan_parser.add_argument("--no-ecs", action="store_true", help="do not inventory ECS")
@@ -76,7 +88,12 @@ def add_scan_arguments(scan_parser: argparse.ArgumentParser) -> None:
 
 
 def run_scan(args: argparse.Namespace) -> Exit:
-    """Scan, print the risks, and exit 0 (none), 3 (at risk) or 1 (something could not be read)."""
+    """Scan, print the risks, and exit 0 (none), 3 (at risk) or 1 (something not checked).
+
+    Example::
+
+        ecr-lifeguard scan --kube-context prod-eks --format json   # a CI gate: 0, 1 or 3
+    """
     settings = settings_from(args)
     proposed = (
         parse_file(args.policy, parse_policy_document, max_bytes=MAX_POLICY_FILE_BYTES)
@@ -87,11 +104,15 @@ def run_scan(args: argparse.Namespace) -> Exit:
         settings.scan, parse_now(args.now), proposed_policy=proposed
     )
     report, calls = asyncio.run(_scan(settings, options, show_progress=args.format == "table"))
+    sources = source_states(settings, report.inventory)
+    missing = gaps(sources, any_policy=any(r.policy != "none" for r in report.repositories))
+    problems = [*report.problems, *missing]
     if args.format == "json":
-        sys.stdout.write(json.dumps(scan_document(report, calls), indent=2) + "\n")
+        document = scan_document(report, calls, sources=sources, problems=problems)
+        sys.stdout.write(json.dumps(document, indent=2) + "\n")
     else:
-        render_scan(stdout_console(), report, sum(calls.values()))
-    if report.problems:
+        render_scan(stdout_console(), report, sum(calls.values()), sources, problems)
+    if problems:
         return Exit.UPSTREAM_FAILURE
     return Exit.FOUND if report.risks else Exit.OK
 
@@ -123,15 +144,25 @@ def settings_from(args: argparse.Namespace) -> Settings:
     settings = settings_overrides_for_regions(args)
     updates: dict[str, Any] = {"scan": settings.scan.model_copy(update=_scan_overrides(args))}
     updates["inventory"] = settings.inventory.model_copy(update=_inventory_overrides(args))
-    if args.kube_context or args.in_cluster:
-        updates["kubernetes"] = settings.kubernetes.model_copy(
-            update={
-                "enabled": True,
-                "contexts": args.kube_context or [],
-                "in_cluster": args.in_cluster,
-            }
-        )
+    kubernetes = _kubernetes_overrides(args)
+    if kubernetes:
+        updates["kubernetes"] = settings.kubernetes.model_copy(update=kubernetes)
     return settings.model_copy(update=updates)
+
+
+def _kubernetes_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    if args.no_kubernetes:
+        chosen = [
+            o
+            for o, on in (("--kube-context", args.kube_context), ("--in-cluster", args.in_cluster))
+            if on
+        ]
+        if chosen:
+            raise CliInputError([f"--no-kubernetes: cannot be combined with {chosen[0]}"])
+        return {"enabled": False}
+    if args.kube_context or args.in_cluster:
+        return {"enabled": True, "contexts": args.kube_context or [], "in_cluster": args.in_cluster}
+    return {}
 
 
 def _scan_overrides(args: argparse.Namespace) -> dict[str, Any]:
@@ -204,8 +235,14 @@ def _progress(enabled: bool) -> Iterator[Callable[[str, int, int], None] | None]
         yield advance
 
 
-def scan_document(report: ScanReport, calls: dict[str, int]) -> dict[str, Any]:
-    """The JSON document ``scan --format json`` prints."""
+def scan_document(
+    report: ScanReport,
+    calls: dict[str, int],
+    *,
+    sources: list[SourceState],
+    problems: list[str],
+) -> dict[str, Any]:
+    """The JSON document ``scan --format json`` prints (``problems``: the report's and the gaps)."""
     risks = report.risks
     return {
         "scannedAt": report.now,
@@ -218,6 +255,7 @@ def scan_document(report: ScanReport, calls: dict[str, int]) -> dict[str, Any]:
             risks=risks,
             api_calls=calls,
             inventory=dict(report.inventory.per_source),
-            problems=report.problems,
+            sources=[source.as_json() for source in sources],
+            problems=problems,
         ),
     }

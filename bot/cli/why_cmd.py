@@ -8,11 +8,11 @@ import json
 import sys
 
 from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 
 from bot.cli.commands import parse_now, stdout_console
 from bot.cli.exits import Exit
+from bot.cli.prose import wrap
 from bot.cli.scan_cmd import settings_overrides_for_regions
 from bot.diagnose.investigate import Investigation, investigate
 from bot.diagnose.verdict import Diagnosis, Verdict, conclude
@@ -48,7 +48,7 @@ def add_why_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_why_missing(args: argparse.Namespace) -> Exit:
-    """Investigate and print the verdict; exit 0 when a diagnosis was made."""
+    """Investigate and print the verdict; exit as :func:`exit_for` says."""
     try:
         ref = parse_image_ref(args.reference)
     except InputError as exc:
@@ -59,6 +59,24 @@ def run_why_missing(args: argparse.Namespace) -> Exit:
         sys.stdout.write(json.dumps(diagnosis.as_json(), indent=2) + "\n")
     else:
         render_diagnosis(stdout_console(), diagnosis)
+    return exit_for(diagnosis)
+
+
+def exit_for(diagnosis: Diagnosis) -> Exit:
+    """0 for every verdict, except UNKNOWN because a source failed: 1, as for any upstream failure.
+
+    (An AWS failure before any verdict, such as no credentials, also exits 1; bad input exits 2.)
+
+    Example:
+        >>> from bot.refs import RepositoryKey, parse_image_ref
+        >>> ref, key = parse_image_ref("app:v1"), RepositoryKey("1", "eu-west-1", "app")
+        >>> int(exit_for(Diagnosis(ref, key, Verdict.UNKNOWN, "?", failure="LookupEvents: 500")))
+        1
+        >>> int(exit_for(Diagnosis(ref, key, Verdict.NEVER_PUSHED, "never pushed")))
+        0
+    """
+    if diagnosis.inconclusive_because_of_a_failure:
+        return Exit.UPSTREAM_FAILURE
     return Exit.OK
 
 
@@ -83,24 +101,41 @@ def with_region_of(ref: ImageRef, settings: Settings) -> Settings:
 
 
 def render_diagnosis(console: Console, diagnosis: Diagnosis) -> None:
-    """The verdict, the summary, the evidence (oldest first) and numbered suggestions."""
+    """The verdict, the summary, the evidence (oldest first) and numbered suggestions.
+
+    Wrapped at spaces only, never inside a `code span`, and without trailing spaces.
+    """
     style = _VERDICT_STYLE.get(diagnosis.verdict, "bold red")
     console.print(Text.assemble((diagnosis.verdict.value, style), f"  {diagnosis.ref}"))
-    console.print(diagnosis.summary)
+    _print(console, wrap(diagnosis.summary, console.width))
+    if diagnosis.digest:
+        _print(console, [f"digest: {diagnosis.digest}"])
     if diagnosis.evidence:
         console.print(Text("\nEvidence", style="bold"))
         evidence = sorted(diagnosis.evidence, key=lambda e: (e.at is None, e.at or 0.0))
-        console.print(_listing([(f"{human(e.at)}  " if e.at else "") + e.text for e in evidence]))
+        lines = [(f"{human(e.at)} — " if e.at else "") + e.text for e in evidence]
+        _print(console, listing(lines, console.width))
     if diagnosis.suggestions:
         console.print(Text("\nWhat to do", style="bold"))
-        console.print(_listing(list(diagnosis.suggestions), numbered=True))
+        _print(console, listing(list(diagnosis.suggestions), console.width, numbered=True))
 
 
-def _listing(lines: list[str], *, numbered: bool = False) -> Table:
-    """Bulleted or numbered lines whose wrapped continuation stays indented."""
-    table = Table.grid(padding=(0, 1))
-    table.add_column(justify="right", no_wrap=True)
-    table.add_column(ratio=1)
-    for number, line in enumerate(lines, 1):
-        table.add_row(f"  {number}." if numbered else "  •", Text(line))
-    return table
+def listing(items: list[str], width: int, *, numbered: bool = False) -> list[str]:
+    """Bulleted or numbered lines whose wrapped continuation stays indented.
+
+    Example:
+        >>> listing(["restore it with `ecr-lifeguard restore app@sha256:abc`"], 30, numbered=True)
+        ['  1. restore it with', '     `ecr-lifeguard restore app@sha256:abc`']
+    """
+    lines: list[str] = []
+    for number, item in enumerate(items, 1):
+        marker = f"  {number}. " if numbered else "  • "
+        wrapped = wrap(item, max(width - len(marker), 20))
+        lines.append(marker + wrapped[0])
+        lines += [" " * len(marker) + line for line in wrapped[1:]]
+    return lines
+
+
+def _print(console: Console, lines: list[str]) -> None:
+    for line in lines:
+        console.print(Text(line), soft_wrap=True)

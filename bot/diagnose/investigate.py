@@ -87,7 +87,7 @@ async def _recent_moves(
     try:
         pushes = await where.trail.tag_pushes(repository.key.name, start, now, tag=facts.ref.tag)
     except LifeguardError as exc:
-        return _replace(facts, cloudtrail_error=str(exc))
+        return _replace(facts, cloudtrail_error=exc)
     return _replace(facts, tag_moves=_as_moves(tag_moves(pushes.items)))
 
 
@@ -162,7 +162,7 @@ async def _with_trail(
         deletions = await trail.deletions(name, start, now)
         pushes = await trail.tag_pushes(name, start, now, tag=ref.tag) if ref.tag else None
     except LifeguardError as exc:
-        return _replace(facts, cloudtrail_error=str(exc))
+        return _replace(facts, cloudtrail_error=exc)
     pushed = pushes.items if pushes else ()
     known = {p.digest for p in pushed} | ({ref.digest} if ref.digest else set())
     moved_to = facts.tag_points_to.digest if facts.tag_points_to else None

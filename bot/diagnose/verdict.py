@@ -12,6 +12,14 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from bot.errors import (
+    AccessDenied,
+    CredentialsError,
+    LifeguardError,
+    Throttled,
+    Unreachable,
+    UpstreamError,
+)
 from bot.lifecycle.images import Image, ImageStatus
 from bot.lifecycle.timefmt import human, iso
 from bot.refs import ImageRef, RepositoryKey
@@ -94,14 +102,18 @@ class Facts:
     deletions: tuple[ManualDeletion, ...] = ()
     tag_moves: tuple[TagMove, ...] = ()
     pushes: tuple[TagMove, ...] = ()
-    cloudtrail_error: str | None = None
+    cloudtrail_error: LifeguardError | None = None
     cloudtrail_disabled: bool = False
     cloudtrail_truncated: bool = False
 
 
 @dataclass(frozen=True)
 class Diagnosis:
-    """The verdict, a one-line summary, the evidence and what to do next."""
+    """The verdict, a one-line summary, the evidence and what to do next.
+
+    ``digest`` is the full digest of the image in question when the reference or the
+    investigation establishes it; ``failure`` names, in one line, what could not be read.
+    """
 
     ref: ImageRef
     repository: RepositoryKey
@@ -110,14 +122,36 @@ class Diagnosis:
     evidence: tuple[Evidence, ...] = ()
     suggestions: tuple[str, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
+    digest: str | None = None
+    failure: str | None = None
+
+    @property
+    def inconclusive_because_of_a_failure(self) -> bool:
+        """Whether a source could not be read and that left the verdict open (UNKNOWN)."""
+        return self.verdict is Verdict.UNKNOWN and self.failure is not None
 
     def as_json(self) -> dict[str, Any]:
-        """The diagnosis as the JSON ``why-missing --format json`` prints."""
+        """The diagnosis as the JSON ``why-missing --format json`` prints.
+
+        Example:
+            >>> from bot.refs import parse_image_ref
+            >>> d = conclude(Facts(parse_image_ref("app@sha256:" + "b" * 64),
+            ...                    RepositoryKey("123456789012", "eu-west-1", "app"), False))
+            >>> document = d.as_json()
+            >>> document["repositoryName"], document["imageTag"], document["imageDigest"][-4:]
+            ('app', None, 'bbbb')
+        """
         return {
             "reference": str(self.ref),
             "repository": str(self.repository),
+            "registryId": self.repository.registry,
+            "region": self.repository.region,
+            "repositoryName": self.repository.name,
+            "imageTag": self.ref.tag,
+            "imageDigest": self.digest,
             "verdict": self.verdict.value,
             "summary": self.summary,
+            "failure": self.failure,
             "evidence": [
                 {"text": e.text, "source": e.source, **({"at": iso(e.at)} if e.at else {})}
                 for e in self.evidence
@@ -171,19 +205,20 @@ def _diagnosis(
     summary: str,
     evidence: list[Evidence],
     suggestions: list[str],
+    *,
+    digest: str | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> Diagnosis:
     if facts.cloudtrail_disabled:
         evidence.append(Evidence("CloudTrail was not read (--no-cloudtrail)", source="cloudtrail"))
         suggestions.append(
             "Run again without --no-cloudtrail to tell a lifecycle expiry from a deletion."
         )
+    failure = None
     if facts.cloudtrail_error:
-        evidence.append(
-            Evidence(f"CloudTrail could not be read: {facts.cloudtrail_error}", source="cloudtrail")
-        )
-        suggestions.append(
-            "Grant cloudtrail:LookupEvents to ECR Lifeguard so it can tell expiry from deletion."
-        )
+        failure = f"CloudTrail could not be read: {failure_line(facts.cloudtrail_error)}"
+        evidence.append(Evidence(failure, source="cloudtrail"))
+        suggestions.append(trail_advice(facts.cloudtrail_error))
     if facts.cloudtrail_truncated:
         evidence.append(
             Evidence(
@@ -192,7 +227,66 @@ def _diagnosis(
             )
         )
     return Diagnosis(
-        facts.ref, facts.repository, verdict, summary, tuple(evidence), tuple(suggestions)
+        facts.ref,
+        facts.repository,
+        verdict,
+        summary,
+        tuple(evidence),
+        tuple(suggestions),
+        extra or {},
+        digest=digest or facts.ref.digest,
+        failure=failure,
+    )
+
+
+def failure_line(error: LifeguardError) -> str:
+    """An upstream failure in one line, without its hint (the suggestions carry the advice).
+
+    Example:
+        >>> failure_line(AccessDenied("cloudtrail", "LookupEvents", "AccessDeniedException",
+        ...                           "not authorized", hint="grant cloudtrail:LookupEvents"))
+        'LookupEvents failed: AccessDeniedException: not authorized'
+    """
+    if isinstance(error, UpstreamError):
+        text = f"{error.operation} failed: " + (f"{error.code}: " if error.code else "")
+        text += error.message
+    else:
+        text = str(error)
+    return " ".join(text.split())
+
+
+def _short_failure(error: LifeguardError) -> str:
+    if isinstance(error, UpstreamError):
+        return f"{error.operation}: {error.code or error.message}"
+    return " ".join(str(error).split())
+
+
+def trail_advice(error: LifeguardError) -> str:
+    """What to do when CloudTrail could not be read, fitted to why.
+
+    Example:
+        >>> throttled = Throttled("cloudtrail", "LookupEvents", "ThrottlingException", "slow")
+        >>> trail_advice(throttled).split(" (")[0]
+        'CloudTrail throttled the lookups'
+    """
+    if isinstance(error, AccessDenied):
+        return "Grant cloudtrail:LookupEvents to ECR Lifeguard so it can tell expiry from deletion."
+    if isinstance(error, CredentialsError):
+        fix = f": {error.hint}" if error.hint else ""
+        return f"CloudTrail refused the credentials; renew them and run again{fix}."
+    if isinstance(error, Throttled):
+        return (
+            "CloudTrail throttled the lookups (it allows 2 per second per account and region, "
+            "shared with every other caller): run again in a minute, or raise aws.max_attempts."
+        )
+    if isinstance(error, Unreachable):
+        return (
+            "CloudTrail could not be reached: check the network, the proxy, the VPC endpoint for "
+            "cloudtrail, and AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_CLOUDTRAIL if either is set."
+        )
+    return (
+        "CloudTrail failed on its side: run again in a few minutes; if AWS_ENDPOINT_URL or "
+        "AWS_ENDPOINT_URL_CLOUDTRAIL is set, check that it serves CloudTrail LookupEvents."
     )
 
 
@@ -242,6 +336,7 @@ def _present(facts: Facts, image: Image) -> Diagnosis:
             f"{name} is being restored from archive; pulls fail until it is ACTIVE again.",
             evidence,
             ["Wait for the restore to finish (usually within 20 minutes), then retry the pull."],
+            digest=image.digest,
         )
     evidence += _moves_evidence(facts)
     return _diagnosis(
@@ -251,6 +346,7 @@ def _present(facts: Facts, image: Image) -> Diagnosis:
         "the problem is on the pull path.",
         evidence,
         _pull_path_suggestions(facts),
+        digest=image.digest,
     )
 
 
@@ -268,8 +364,9 @@ def _archived(facts: Facts, image: Image, evidence: list[Evidence]) -> Diagnosis
             f"update-image-storage-class --repository-name {facts.repository.name} --image-id "
             f"imageDigest={image.digest} --target-storage-class STANDARD`); it takes up to 20 "
             "minutes.",
-            "Then protect it (`ecr-lifeguard protect`) if a workload still needs it.",
+            f"Then protect it (`ecr-lifeguard protect {reference}`) if a workload still needs it.",
         ],
+        digest=image.digest,
     )
 
 
@@ -350,6 +447,7 @@ def _tag_moved(facts: Facts) -> Diagnosis:
         f"Tag {facts.ref.tag} was moved to another image{state}.",
         evidence,
         suggestions,
+        extra={"tagNowPointsTo": now_on.digest},
     )
 
 
@@ -378,31 +476,34 @@ def _expired(facts: Facts, expiry: LifecycleExpiry) -> Diagnosis:
         f"{human(expiry.at)}.",
         evidence,
         [
-            *_gone_suggestions(facts, expiry.tags),
+            *_gone_suggestions(facts, expiry.tags, expiry.digest),
             "Check the policy: `ecr-lifeguard lint` and `ecr-lifeguard plan`; protect images in "
             f"use with `ecr-lifeguard protect` so rule {expiry.rule_priority} cannot reach them.",
         ],
+        digest=expiry.digest,
     )
 
 
 def _deleted(facts: Facts, deletion: ManualDeletion) -> Diagnosis:
     what = ", ".join([*deletion.tags, *(d[:19] + "…" for d in deletion.digests)])
+    digest = facts.ref.digest or (deletion.digests[0] if len(deletion.digests) == 1 else None)
     return _diagnosis(
         facts,
         Verdict.DELETED_MANUALLY,
         f"{_name(facts)} was deleted by {deletion.principal} on {human(deletion.at)}.",
         [Evidence(f"BatchDeleteImage by {deletion.principal}: {what}", deletion.at, "cloudtrail")],
         [
-            *_gone_suggestions(facts, deletion.tags),
+            *_gone_suggestions(facts, deletion.tags, digest),
             f"Ask {deletion.principal} why, and restrict ecr:BatchDeleteImage if it was a mistake.",
         ],
+        digest=digest,
     )
 
 
-def _gone_suggestions(facts: Facts, tags: tuple[str, ...]) -> list[str]:
+def _gone_suggestions(facts: Facts, tags: tuple[str, ...], digest: str | None) -> list[str]:
     suggestions = [
-        f"Try `ecr-lifeguard restore {_name(facts)}`: it re-pushes the manifest if ECR Lifeguard "
-        "saw the image in use and its layers still exist."
+        "Restore it if ECR Lifeguard saw it in use and its layers still exist (it re-pushes the "
+        f"manifest): `ecr-lifeguard restore {_restore_ref(facts, digest)}`."
     ]
     commits = [
         tag.removeprefix("git-") for tag in (*tags, facts.ref.tag or "") if tag.startswith("git-")
@@ -418,23 +519,41 @@ def _gone_suggestions(facts: Facts, tags: tuple[str, ...]) -> list[str]:
     return suggestions
 
 
+def _restore_ref(facts: Facts, digest: str | None) -> str:
+    """The reference to give ``restore``: the full digest when known, never an ellipsis."""
+    if digest is not None:
+        return f"{facts.repository.name}@{digest}"
+    return f"{facts.repository.name}:{facts.ref.tag}"
+
+
 def _no_trace(facts: Facts) -> Diagnosis:
-    if facts.cloudtrail_error or facts.cloudtrail_disabled:
-        why = "was not read" if facts.cloudtrail_disabled else "could not be read"
+    if facts.cloudtrail_error:
         return _diagnosis(
             facts,
             Verdict.UNKNOWN,
-            f"{_name(facts)} is not in the repository; CloudTrail {why} to say why.",
+            f"{_name(facts)} is not in the repository; CloudTrail could not be read "
+            f"({_short_failure(facts.cloudtrail_error)}), so whether a lifecycle rule or a person "
+            "removed it is unknown.",
+            [],
+            _similar(facts),
+        )
+    if facts.cloudtrail_disabled:
+        return _diagnosis(
+            facts,
+            Verdict.UNKNOWN,
+            f"{_name(facts)} is not in the repository; CloudTrail was not read to say why.",
             [],
             _similar(facts),
         )
     if facts.pushes:
+        digest = facts.ref.digest or facts.pushes[-1].digest
         return _diagnosis(
             facts,
             Verdict.UNKNOWN,
             f"{_name(facts)} was pushed but is gone, and CloudTrail records no expiry or deletion.",
             _push_evidence(facts),
-            _similar(facts) + _gone_suggestions(facts, ()),
+            _similar(facts) + _gone_suggestions(facts, (), digest),
+            digest=digest,
         )
     return _diagnosis(
         facts,

@@ -76,8 +76,19 @@ def summary_json(
     api_calls: Mapping[str, int],
     inventory: Mapping[str, int],
     problems: Sequence[str],
+    sources: Sequence[Mapping[str, Any]] = (),
 ) -> dict[str, Any]:
-    """The scan summary: counts, API calls made, inventory sizes, and what failed."""
+    """The scan summary: counts, API calls made, inventory sizes and sources, and what failed.
+
+    ``complete`` is false when anything could not be checked: then ``problems`` says what, and
+    no risk count is a pass.
+
+    Example:
+        >>> summary = summary_json(repositories=1, with_policy=1, images=2, in_use=0, risks=[],
+        ...                        api_calls={}, inventory={}, problems=["kubernetes: ..."])
+        >>> summary["complete"], summary["atRisk"]
+        (False, 0)
+    """
     severities = Counter(risk.severity.name.lower() for risk in risks)
     return {
         "repositories": repositories,
@@ -90,5 +101,7 @@ def summary_json(
         "apiCalls": dict(sorted(api_calls.items())),
         "apiCallsTotal": sum(api_calls.values()),
         "inventory": dict(inventory),
+        "sources": [dict(source) for source in sources],
+        "complete": not problems,
         "problems": list(problems),
     }

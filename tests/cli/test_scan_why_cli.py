@@ -1,7 +1,8 @@
 """``scan`` and ``why-missing`` run as a user runs them, in a subprocess: bad input and failures.
 
-Every case checks the exit status (0 ok, 1 upstream failure, 2 invalid input, 3 found) and that the
-message names the problem, never with a traceback. Processes that need an in-process fake (moto's
+Every case checks the exit status (0 ok, 1 upstream failure or not everything checked, 2 invalid
+input, 3 found) and that the message names the problem, never with a traceback; every output of
+every run is checked for trailing spaces. Processes that need an in-process fake (moto's
 backend state, the CloudTrail fake, the Kubernetes fake) are run with asyncio so the fakes keep
 serving while the CLI talks to them.
 """
@@ -23,9 +24,21 @@ from typing import Any
 import pytest
 
 from tests.conftest import TEST_ENV
-from tests.support.cloudtrail_fake import CloudTrailFake
+from tests.support.cloudtrail_fake import (
+    CloudTrailFake,
+    batch_delete_image_event,
+    lifecycle_image,
+    policy_execution_event,
+)
 from tests.support.kube_api import FakeKubeApi
-from tests.support.moto_state import ACCOUNT, image_manifest, push, set_image_times
+from tests.support.moto_state import (
+    ACCOUNT,
+    archive,
+    digest_of,
+    image_manifest,
+    push,
+    set_image_times,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 OFFLINE = "http://127.0.0.1:9"  # nothing listens on the discard port
@@ -86,6 +99,14 @@ def cli_env(endpoint: str = OFFLINE, **changes: str | None) -> dict[str, str]:
     return env
 
 
+def finished(code: int, out: str, err: str) -> Result:
+    """The result of a run, once its output is known to carry no trailing spaces."""
+    for stream in (out, err):
+        ragged = [line for line in stream.splitlines() if line != line.rstrip()]
+        assert not ragged, ragged
+    return Result(code, out, err)
+
+
 def run(*args: str, env: dict[str, str] | None = None) -> Result:
     process = subprocess.run(
         [sys.executable, "-m", "bot", *args],
@@ -96,7 +117,7 @@ def run(*args: str, env: dict[str, str] | None = None) -> Result:
         check=False,
         text=True,
     )
-    return Result(process.returncode, process.stdout, process.stderr)
+    return finished(process.returncode, process.stdout, process.stderr)
 
 
 async def run_async(*args: str, env: dict[str, str]) -> Result:
@@ -112,7 +133,7 @@ async def run_async(*args: str, env: dict[str, str]) -> Result:
     )
     out, err = await asyncio.wait_for(process.communicate(), timeout=120)
     assert process.returncode is not None
-    return Result(process.returncode, out.decode(), err.decode())
+    return finished(process.returncode, out.decode(), err.decode())
 
 
 def assert_no_traceback(result: Result) -> None:
@@ -174,6 +195,34 @@ BAD_OPTIONS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     ),
     "push-margin-word": (("scan", "--push-margin", "two"), ("--push-margin", "invalid int value")),
     "scan-now": (("scan", "--now", "tomorrow"), ("--now:", "tomorrow")),
+    "no-kubernetes-and-a-context": (
+        ("scan", "--no-kubernetes", "--kube-context", "prod-eks"),
+        ("--no-kubernetes: cannot be combined with --kube-context",),
+    ),
+    "no-kubernetes-in-cluster": (
+        ("scan", "--in-cluster", "--no-kubernetes"),
+        ("--no-kubernetes: cannot be combined with --in-cluster",),
+    ),
+}
+# A mistyped or unknown option: the sub-command's own usage, and the option probably meant.
+UNKNOWN_OPTIONS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "scan-typo": (
+        ("scan", "--kube-contxt", "prod-eks"),
+        ("usage: ecr-lifeguard scan ", "--kube-contxt (did you mean --kube-context?)"),
+    ),
+    "scan-unknown": (("scan", "--everything"), ("usage: ecr-lifeguard scan ", "--everything")),
+    "why-typo": (
+        ("why-missing", "app:v1", "--formt", "json"),
+        ("usage: ecr-lifeguard why-missing ", "--formt (did you mean --format?)"),
+    ),
+    "why-no-ref": (
+        ("why-missing", "--format", "json"),
+        ("usage: ecr-lifeguard why-missing ", "the following arguments are required: REF"),
+    ),
+    "why-bad-format": (
+        ("why-missing", "app:v1", "--format", "yaml"),
+        ("usage: ecr-lifeguard why-missing ", "argument --format: invalid choice: 'yaml'"),
+    ),
 }
 
 
@@ -184,6 +233,7 @@ def offline_runs() -> dict[tuple[str, ...], Result]:
         ("why-missing", reference) for reference, _ in BAD_REFERENCES.values()
     ]
     commands += [args for args, _ in BAD_OPTIONS.values()]
+    commands += [args for args, _ in UNKNOWN_OPTIONS.values()]
     with ThreadPoolExecutor(max_workers=4) as pool:
         return dict(zip(commands, pool.map(lambda c: run(*c), commands), strict=True))
 
@@ -210,6 +260,17 @@ def test_bad_option_is_invalid_input(
 ) -> None:
     args, fragments = BAD_OPTIONS[case]
     assert_invalid(offline_runs[args], *fragments)
+
+
+@pytest.mark.parametrize("case", list(UNKNOWN_OPTIONS))
+def test_unknown_option_prints_the_sub_commands_usage(
+    offline_runs: dict[tuple[str, ...], Result], case: str
+) -> None:
+    args, fragments = UNKNOWN_OPTIONS[case]
+    result = offline_runs[args]
+    assert_invalid(result, *fragments)
+    assert result.err.startswith(fragments[0])
+    assert "usage: ecr-lifeguard plan" not in result.err
 
 
 def test_invalid_proposed_policy_names_the_file_and_the_problem(tmp_path: Path) -> None:
@@ -306,11 +367,34 @@ def test_scan_without_credentials_fails_and_says_how_to_provide_them(moto: str) 
     assert all("provide AWS credentials" in p and "AWS_ACCESS_KEY_ID" in p for p in problems)
 
 
-def test_scan_without_credentials_does_not_claim_nothing_is_at_risk(moto: str) -> None:
+def test_scan_without_credentials_leads_with_what_it_could_not_check(moto: str) -> None:
     result = run("scan", env=cli_env(moto, **NO_CREDENTIALS))
+
     assert result.code == 1
-    assert "could not check" in result.out
+    assert_no_traceback(result)
+    lines = result.out.splitlines()
+    assert lines[0] == "could not check everything, so this scan is not a pass:"
+    assert lines[1].startswith("  • default/us-east-1: ecr DescribeRepositories failed")
+    assert "NoCredentials" in result.out
+    # The three sources share one fix: it is printed once, after them.
+    assert result.out.count("provide AWS credentials") == 1
+    assert "  to fix: provide AWS credentials: set AWS_PROFILE" in result.out
+    inventory = _paragraph(result.out, "Inventory: ")
+    assert "ECS default/us-east-1: could not be read" in inventory
+    assert "Lambda default/us-east-1: could not be read" in inventory
+    assert "Kubernetes: not configured" in inventory
     assert "No in-use image is at risk" not in result.out
+    assert lines[-1] == (
+        "No risk found in what could be read; what could not be checked is listed first."
+    )
+
+
+def _paragraph(out: str, start: str) -> str:
+    """The wrapped line that starts with ``start``, joined back into one."""
+    lines = out.splitlines()
+    [first] = [n for n, line in enumerate(lines) if line.startswith(start)]
+    end = next((n for n in range(first + 1, len(lines)) if lines[n].endswith((".", ":"))), first)
+    return " ".join(lines[first : end + 1])
 
 
 @pytest.mark.parametrize("command", [["scan"], ["why-missing", "app:v1"]], ids=["scan", "why"])
@@ -349,12 +433,62 @@ def test_scan_against_an_unreachable_endpoint_lists_every_source() -> None:
 
 
 def test_scan_with_no_repositories_is_ok(moto: str) -> None:
+    # No lifecycle policy anywhere: nothing can be at risk, so no inventory gap can matter.
     result = run("scan", env=cli_env(moto))
     assert result.code == 0, result
     assert_no_traceback(result)
-    assert "0 repositories" in result.out
-    assert "No in-use image is at risk." in result.out
+    assert "0 repositories read" in result.out
+    assert "Kubernetes: not configured" in result.out
+    assert result.out.splitlines()[-1] == "No in-use image is at risk."
     assert "could not check" not in result.out
+
+
+def test_scan_without_kubernetes_is_not_a_pass_until_the_user_says_there_is_none(
+    boto: Any, moto: str, tmp_path: Path
+) -> None:
+    ecr = boto("ecr")
+    ecr.create_repository(repositoryName="web")
+    ecr.put_lifecycle_policy(repositoryName="web", lifecyclePolicyText=json.dumps(KEEP_ONE))
+    push(ecr, "web", image_manifest("web-1"), ["v1"])
+    env = cli_env(moto)
+
+    table = run("scan", env=env)
+
+    assert table.code == 1, table
+    lines = table.out.splitlines()
+    assert lines[0] == "could not check everything, so this scan is not a pass:"
+    gap = _paragraph(table.out, "  • Kubernetes: not configured")
+    assert "so no pod or workload was checked" in gap
+    assert "--kube-context CONTEXT" in gap and "--in-cluster" in gap and "--no-kubernetes" in gap
+    assert "No in-use image is at risk" not in table.out
+
+    document = run("scan", "--format", "json", env=env)
+
+    assert document.code == 1, document
+    summary = json.loads(document.out)["summary"]
+    assert summary["complete"] is False
+    [problem] = summary["problems"]
+    assert problem.startswith("Kubernetes: not configured")
+    kubernetes = [s for s in summary["sources"] if s["kind"] == "kubernetes"]
+    assert kubernetes == [
+        {"source": "kubernetes", "kind": "kubernetes", "status": "not configured"}
+    ]
+
+    said_so = run("scan", "--no-kubernetes", env=env)
+
+    assert said_so.code == 0, said_so
+    assert "could not check" not in said_so.out
+    assert "Kubernetes: skipped" in _paragraph(said_so.out, "Inventory: ")
+    assert said_so.out.splitlines()[-1] == "No in-use image is at risk."
+
+    # The configuration can say it too, for a bot and its CLI alike.
+    config = write(tmp_path / "settings.yaml", "kubernetes:\n  enabled: false\n")
+    configured = run("scan", "--config", str(config), "--format", "json", env=env)
+
+    assert configured.code == 0, configured
+    summary = json.loads(configured.out)["summary"]
+    assert summary["complete"] is True and summary["problems"] == []
+    assert {"source": "kubernetes", "kind": "kubernetes", "status": "skipped"} in summary["sources"]
 
 
 def test_scan_of_a_repository_without_a_policy_is_ok_and_cheap(boto: Any, moto: str) -> None:
@@ -384,8 +518,8 @@ def test_scan_json_summary_counts(boto: Any, moto: str) -> None:
         set_image_times("web", digest, pushed=NOW - (10 - n) * DAY)
 
     result = run(
-        "scan", "--now", NOW.isoformat(), "--no-ecs", "--no-lambda", "--format", "json",
-        env=cli_env(moto),
+        "scan", "--now", NOW.isoformat(), "--no-ecs", "--no-lambda", "--no-kubernetes",
+        "--format", "json", env=cli_env(moto),
     )  # fmt: skip
 
     assert result.code == 0, result  # two images expire, but nothing uses them
@@ -403,14 +537,19 @@ def test_scan_json_summary_counts(boto: Any, moto: str) -> None:
     }
     assert summary["apiCallsTotal"] == 4
     assert summary["inventory"] == {}
+    assert summary["sources"] == [
+        {"source": "ecs", "kind": "ecs", "status": "skipped"},
+        {"source": "lambda", "kind": "lambda", "status": "skipped"},
+        {"source": "kubernetes", "kind": "kubernetes", "status": "skipped"},
+        {"source": "static", "kind": "static", "status": "not configured"},
+    ]
+    assert summary["complete"] is True
     assert summary["problems"] == []
     assert document["scannedAt"] == NOW.timestamp()
 
 
-def test_scan_finds_a_statically_referenced_image_at_risk(
-    boto: Any, moto: str, tmp_path: Path
-) -> None:
-    ecr = boto("ecr")
+def web_with_a_referenced_old_image(ecr: Any, tmp_path: Path) -> tuple[str, Path]:
+    """``web`` keeps one image: v1 (10 days old, named in a references file) expires; v2 stays."""
     ecr.create_repository(repositoryName="web")
     ecr.put_lifecycle_policy(repositoryName="web", lifecyclePolicyText=json.dumps(KEEP_ONE))
     old = push(ecr, "web", image_manifest("old"), ["v1"])
@@ -421,10 +560,17 @@ def test_scan_finds_a_statically_referenced_image_at_risk(
         tmp_path / "references.yaml",
         f"references:\n  - image: {HOST}/web@{old}\n    name: disaster recovery runbook\n",
     )
+    return old, references
+
+
+def test_scan_finds_a_statically_referenced_image_at_risk(
+    boto: Any, moto: str, tmp_path: Path
+) -> None:
+    old, references = web_with_a_referenced_old_image(boto("ecr"), tmp_path)
 
     result = run(
-        "scan", "--now", NOW.isoformat(), "--no-ecs", "--no-lambda", "--references",
-        str(references), "--format", "json", env=cli_env(moto),
+        "scan", "--now", NOW.isoformat(), "--no-ecs", "--no-lambda", "--no-kubernetes",
+        "--references", str(references), "--format", "json", env=cli_env(moto),
     )  # fmt: skip
 
     assert result.code == 3, result
@@ -436,6 +582,36 @@ def test_scan_finds_a_statically_referenced_image_at_risk(
     assert [c["name"] for c in risk["consumers"]] == ["disaster recovery runbook"]
     assert document["summary"]["atRisk"] == 1
     assert document["summary"]["imagesInUse"] == 1
+    assert {
+        "source": f"static {references}", "kind": "static", "status": "read", "uses": 1
+    } in document["summary"]["sources"]  # fmt: skip
+
+
+def test_scan_table_counts_in_the_singular_and_lists_its_sources(
+    boto: Any, moto: str, tmp_path: Path
+) -> None:
+    _, references = web_with_a_referenced_old_image(boto("ecr"), tmp_path)
+
+    result = run(
+        "scan", "--now", NOW.isoformat(), "--no-kubernetes", "--references", str(references),
+        "--horizon", "1d", "--push-margin", "1", env=cli_env(moto),
+    )  # fmt: skip
+
+    assert result.code == 3, result
+    assert_no_traceback(result)
+    headline = _paragraph(result.out, "Scan at 2024-06-01 12:00 UTC: ")
+    assert "1 repository read (1 with a lifecycle policy), 2 images under a policy, 1 in use" in (
+        headline
+    )
+    inventory = _paragraph(result.out, "Inventory: ")
+    assert "ECS default/us-east-1: 0 image references" in inventory
+    assert f"static references in {references}: 1 image reference" in inventory
+    assert "Kubernetes: skipped" in inventory
+    assert "1 in-use image at risk now, 0 more within 1 day or 1 push." in result.out
+    assert "STATIC REFERENCE  web" in result.out
+    assert result.out.splitlines()[-1].startswith("Protect the images above")
+    for wrong in ("1 repositories", "1 images", "1 days", "1 pushes", "1 image references"):
+        assert wrong not in result.out
 
 
 def test_scan_with_an_invalid_references_file_lists_it_as_a_problem(
@@ -477,9 +653,11 @@ async def test_scan_with_a_missing_kube_context_reports_it_and_exits_1(
 
     assert table.code == 1, table
     assert_no_traceback(table)
-    assert "1 repository" in table.out  # the scan still ran and printed its results
-    assert "could not check: kubernetes:" in table.out
+    assert table.out.startswith("could not check everything, so this scan is not a pass:\n")
+    assert "  • kubernetes: " in table.out
     assert 'no context "nope"' in table.out and "prod-eks" in table.out
+    assert "1 repository read" in table.out  # the scan still ran and printed its results
+    assert "Kubernetes: could not be read" in _paragraph(table.out, "Inventory: ")
 
     document = await run_async("scan", "--kube-context", "nope", "--format", "json", env=env)
 
@@ -515,7 +693,7 @@ def test_why_missing_without_cloudtrail_does_not_claim_certainty(boto: Any, moto
 
     text = run("why-missing", "app:v1.2.3", "--no-cloudtrail", env=cli_env(moto))
 
-    assert text.code == 0, text
+    assert text.code == 0, text  # the user chose not to look: no failure, an open verdict
     assert text.out.startswith("UNKNOWN  app:v1.2.3\n")
     assert "Evidence" in text.out and "What to do" in text.out
 
@@ -550,12 +728,107 @@ async def test_why_missing_when_cloudtrail_is_denied(boto: Any, moto: str) -> No
         result = await run_async("why-missing", "app:v1", "--format", "json", env=env)
 
         assert trail.requests, "the CLI should have asked CloudTrail"
-    assert result.code == 0, result
+    assert result.code == 1, result  # the verdict is open because CloudTrail refused
     assert_no_traceback(result)
     diagnosis = json.loads(result.out)
     assert diagnosis["verdict"] == "UNKNOWN"
+    assert "AccessDeniedException" in diagnosis["failure"]
     assert any("AccessDeniedException" in e["text"] for e in diagnosis["evidence"])
     assert "Grant cloudtrail:LookupEvents" in diagnosis["suggestions"][-1]
+
+
+def test_why_missing_when_the_endpoint_answers_an_html_page(boto: Any, moto: str) -> None:
+    # moto does not implement CloudTrail LookupEvents: it answers an HTML 500 page, as a proxy
+    # or a load balancer in front of an endpoint may.
+    ecr = boto("ecr")
+    ecr.create_repository(repositoryName="app")
+    push(ecr, "app", image_manifest("v2"), ["v2"])
+
+    text = run("why-missing", "app:v1", env=cli_env(moto))
+
+    assert text.code == 1, text
+    assert_no_traceback(text)
+    lines = text.out.splitlines()
+    assert lines[0] == "UNKNOWN  app:v1"
+    assert "<" not in text.out and "html>" not in text.out.lower()
+    assert "CloudTrail could not be read (LookupEvents: HTTP 500)" in text.out
+    [evidence] = [n for n, line in enumerate(lines) if line.startswith("  • ")]
+    assert lines[evidence].startswith("  • CloudTrail could not be read: LookupEvents failed: HTTP")
+    assert lines[evidence + 1] == "    page, not an AWS error response)"  # its wrapped end
+    assert "  1. CloudTrail failed on its side: run again in a few minutes" in text.out
+    assert "Grant" not in text.out
+
+    document = run("why-missing", "app:v1", "--format", "json", env=cli_env(moto))
+
+    assert document.code == 1, document
+    diagnosis = json.loads(document.out)
+    assert diagnosis["failure"] == (
+        "CloudTrail could not be read: LookupEvents failed: HTTP 500: Internal Server Error (an "
+        "HTML page, not an AWS error response)"
+    )
+    assert "<" not in document.out
+
+
+# What each verdict exits with (the README's table) ------------------------------------------------
+
+OLD_RELEASE, PROD_1, PROD_2 = image_manifest("v0.9"), image_manifest("prod-1"), image_manifest("p2")
+GONE, EXPIRED = image_manifest("gone"), image_manifest("expired")
+
+
+def _arrange_every_verdict(ecr: Any, trail: CloudTrailFake) -> None:
+    ecr.create_repository(repositoryName="app")
+    push(ecr, "app", image_manifest("v2"), ["v2"])
+    archive("app", push(ecr, "app", OLD_RELEASE, ["v0.9"]), NOW - 10 * DAY)
+    restoring = push(ecr, "app", image_manifest("v0.8"), ["v0.8"])
+    archive("app", restoring, NOW - 10 * DAY, activating=True)
+    push(ecr, "app", PROD_1, ["prod", "build-41"])
+    push(ecr, "app", PROD_2, ["prod"])
+    trail.add(
+        batch_delete_image_event(
+            "app", NOW - DAY, [{"imageDigest": digest_of(GONE), "imageTag": "gone"}], user="bob"
+        )
+    )
+    pushed_ms = int((NOW - 30 * DAY).timestamp() * 1000)
+    action = lifecycle_image(digest_of(EXPIRED), ["expired"], pushed_ms)
+    trail.add(policy_execution_event("app", NOW - 2 * DAY, [action]))
+
+
+async def test_exit_status_per_verdict(boto: Any, moto: str) -> None:
+    """0 for every verdict; 1 when UNKNOWN because CloudTrail failed, or when AWS failed first."""
+    at = ("--now", NOW.isoformat(), "--format", "json")
+    async with CloudTrailFake() as trail, CloudTrailFake(deny=True) as denied:
+        _arrange_every_verdict(boto("ecr"), trail)
+        env = cli_env(moto, AWS_ENDPOINT_URL_CLOUDTRAIL=trail.url)
+        refused = cli_env(moto, AWS_ENDPOINT_URL_CLOUDTRAIL=denied.url)
+        cases: dict[str, tuple[tuple[str, ...], dict[str, str], str, int, str | None]] = {
+            "not found": (("nope:v1",), env, "REPOSITORY_NOT_FOUND", 0, None),
+            "present": (("app:v2",), env, "PRESENT", 0, digest_of(image_manifest("v2"))),
+            "archived": (("app:v0.9",), env, "ARCHIVED", 0, digest_of(OLD_RELEASE)),
+            "restoring": (("app:v0.8",), env, "RESTORING", 0, None),
+            "expired": (("app:expired",), env, "EXPIRED_BY_LIFECYCLE", 0, digest_of(EXPIRED)),
+            "deleted": (("app:gone",), env, "DELETED_MANUALLY", 0, digest_of(GONE)),
+            "moved": ((f"app:prod@{digest_of(PROD_1)}",), env, "TAG_MOVED", 0, digest_of(PROD_1)),
+            "never": (("app:v1",), env, "NEVER_PUSHED", 0, None),
+            "not read": (("app:v1", "--no-cloudtrail"), env, "UNKNOWN", 0, None),
+            "refused": (("app:v1",), refused, "UNKNOWN", 1, None),
+        }
+        results = await asyncio.gather(
+            *(run_async("why-missing", *args, *at, env=e) for args, e, *_ in cases.values())
+        )
+    for (case, (args, _, verdict, code, digest)), result in zip(
+        cases.items(), results, strict=True
+    ):
+        assert_no_traceback(result)
+        document = json.loads(result.out)
+        assert (case, document["verdict"], result.code) == (case, verdict, code), result.err
+        assert document["repositoryName"] == args[0].split(":")[0].split("@")[0]
+        if digest is not None:
+            assert document["imageDigest"] == digest, case
+    restoring = json.loads(results[list(cases).index("restoring")].out)
+    assert restoring["imageDigest"].startswith("sha256:") and len(restoring["imageDigest"]) == 71
+    assert json.loads(results[list(cases).index("moved")].out)["tagNowPointsTo"] == digest_of(
+        PROD_2
+    )
 
 
 def test_invalid_json_in_lifeguard_permissions_names_the_variable(moto: str) -> None:

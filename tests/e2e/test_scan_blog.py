@@ -46,6 +46,8 @@ async def run_cli(*args: str, env: dict[str, str]) -> tuple[int, str, str]:
     )
     out, err = await asyncio.wait_for(process.communicate(), timeout=120)
     assert process.returncode is not None
+    for stream in (out.decode(), err.decode()):
+        assert all(line == line.rstrip() for line in stream.splitlines()), stream
     return process.returncode, out.decode(), err.decode()
 
 
@@ -132,6 +134,11 @@ async def test_scan_reports_the_in_use_shared_digest(
     assert calls["ecr.DescribeImages"] == 1
     assert calls["ecr.GetLifecyclePolicy"] == 1
     assert document["summary"]["problems"] == []
+    assert document["summary"]["complete"] is True
+    sources = {s["source"]: s for s in document["summary"]["sources"]}
+    assert sources["kubernetes prod-eks"]["status"] == "read"
+    assert sources["kubernetes prod-eks"]["uses"] > 0
+    assert sources["ecs default/us-east-1"]["status"] == "read"
 
 
 async def test_scan_table_and_a_proposed_policy_that_fixes_it(
@@ -144,7 +151,13 @@ async def test_scan_table_and_a_proposed_policy_that_fixes_it(
     code, out, err = await run_cli("scan", "--now", NOW, "--kube-context", "prod-eks", env=env)
     assert code == 3, err
     print(out)
+    assert "could not check" not in out
     assert "RUNNING NOW" in out and "ec1477a7420a" in out and "shop/web-6-x2k9" in out
+    # The release tags people search for come first in the title, not six git-* tags.
+    assert "tag-1-253-0, tag-1-252-0, git-" in out
+    assert "Kubernetes prod-eks: " in out
+    used_by = out[out.index("used by") :]
+    assert used_by.index("running now") < used_by.index("rollback target")
     safer = {
         "rules": [
             {

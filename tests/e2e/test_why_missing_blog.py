@@ -33,6 +33,8 @@ async def why_missing(*args: str, env: dict[str, str]) -> tuple[int, str, str]:
     )
     out, err = await asyncio.wait_for(process.communicate(), timeout=120)
     assert process.returncode is not None
+    for stream in (out.decode(), err.decode()):
+        assert all(line == line.rstrip() for line in stream.splitlines()), stream
     return process.returncode, out.decode(), err.decode()
 
 
@@ -47,6 +49,10 @@ async def test_why_missing_names_rule_1_and_the_first_push(boto: Any) -> None:
         assert code == 0, err
         diagnosis = json.loads(out)
         assert diagnosis["verdict"] == "EXPIRED_BY_LIFECYCLE"
+        assert diagnosis["repositoryName"] == REPOSITORY
+        assert diagnosis["imageTag"] == "tag-1-253-0"
+        assert diagnosis["imageDigest"] == SHARED_DIGEST  # in full, to copy into a command
+        assert diagnosis["failure"] is None
         assert "rule 1" in diagnosis["summary"]
         texts = " ".join(e["text"] for e in diagnosis["evidence"])
         assert "Keep last 5 production images" in texts
@@ -57,3 +63,5 @@ async def test_why_missing_names_rule_1_and_the_first_push(boto: Any) -> None:
         assert code == 0, err
         assert out.startswith("EXPIRED_BY_LIFECYCLE")
         assert "What to do" in out and "Evidence" in out
+        assert f"\ndigest: {SHARED_DIGEST}\n" in out
+        assert f"`ecr-lifeguard restore {REPOSITORY}@{SHARED_DIGEST}`" in out

@@ -214,6 +214,7 @@ async def test_present_image_points_at_the_pull_path(boto: Any, cloudtrail: Clou
     assert diagnosis.summary == (
         f"app:v1 is present and active in {ACCOUNT}/us-east-1: the problem is on the pull path."
     )
+    assert diagnosis.digest == digest
     [found] = diagnosis.evidence
     assert digest in found.text and "tags: v1, latest" in found.text
     assert found.at == (NOW - 3 * DAY).timestamp()
@@ -324,8 +325,9 @@ async def test_archived_image_says_how_to_restore_it(boto: Any, cloudtrail: Clou
         f"imageDigest={digest} --target-storage-class STANDARD"
     ) in restore
     assert "20 minutes" in restore
-    assert any("protect" in s for s in diagnosis.suggestions[1:])
+    assert f"`ecr-lifeguard protect app@{digest}`" in diagnosis.suggestions[1]
     assert outcome.facts.image is not None and outcome.facts.image.digest == digest
+    assert diagnosis.digest == digest
 
 
 async def test_restoring_image_says_to_wait(boto: Any, cloudtrail: CloudTrailFake) -> None:
@@ -393,7 +395,9 @@ async def test_blog_expiry_names_rule_1_and_reconstructs_the_first_push(
     assert reconstructed.text.startswith("Reconstructed from the policy at the time: ")
     assert "first push" in reconstructed.text and "tag-1-251-0" in reconstructed.text
     suggestions = outcome.suggestions
-    assert f"ecr-lifeguard restore {name}" in suggestions
+    assert f"`ecr-lifeguard restore {BLOG_REPOSITORY}@{SHARED_DIGEST}`" in suggestions
+    assert not any("`" in s and "…" in s for s in diagnosis.suggestions)  # commands stay whole
+    assert diagnosis.digest == SHARED_DIGEST
     assert "rebuild it from commit 325dc21f" in suggestions
     assert "ecr-lifeguard lint" in suggestions and "rule 1 cannot reach them" in suggestions
     [expiry] = outcome.facts.expiries
@@ -478,7 +482,8 @@ async def test_manual_deletion_names_the_iam_principal(
     assert (evidence.source, evidence.at) == ("cloudtrail", deleted_at.timestamp())
     suggestions = outcome.suggestions
     assert f"Ask {principal} why, and restrict ecr:BatchDeleteImage" in suggestions
-    assert "ecr-lifeguard restore app:git-abc1234" in suggestions
+    assert f"`ecr-lifeguard restore app@{gone}`" in suggestions
+    assert diagnosis.digest == gone
     assert "rebuild it from commit abc1234" in suggestions
     [deletion] = outcome.facts.deletions
     assert deletion.principal == principal and deletion.digests == (gone,)
@@ -552,6 +557,8 @@ async def test_tag_moved_to_another_digest_while_the_old_one_stays(
     assert diagnosis.evidence[1].at == (NOW - DAY).timestamp()
     assert diagnosis.suggestions[0].startswith("Pin workloads to a digest (app@<digest>)")
     assert "expired" not in outcome.suggestions
+    assert diagnosis.digest == old
+    assert diagnosis.as_json()["tagNowPointsTo"] == new
     [move] = outcome.facts.tag_moves
     assert (move.tag, move.digest) == ("prod", new)
 
@@ -630,6 +637,7 @@ async def test_never_pushed_suggests_similar_tags(boto: Any, cloudtrail: CloudTr
         "Check the build pipeline pushed it to this account and region."
     )
     assert sorted(lookups(cloudtrail)) == ["BatchDeleteImage", "PolicyExecutionEvent", "PutImage"]
+    assert diagnosis.digest is None and diagnosis.failure is None
 
 
 async def test_a_recorded_push_is_not_never_pushed(boto: Any, cloudtrail: CloudTrailFake) -> None:
@@ -659,18 +667,87 @@ async def test_cloudtrail_access_denied_gives_unknown_with_the_permission_to_gra
     diagnosis = outcome.diagnosis
     assert diagnosis.verdict is Verdict.UNKNOWN
     assert diagnosis.summary == (
-        "app:v1.2.3 is not in the repository; CloudTrail could not be read to say why."
+        "app:v1.2.3 is not in the repository; CloudTrail could not be read (LookupEvents: "
+        "AccessDeniedException), so whether a lifecycle rule or a person removed it is unknown."
     )
     [denied] = diagnosis.evidence
     assert denied.source == "cloudtrail"
-    assert denied.text.startswith("CloudTrail could not be read: ")
+    assert denied.text.startswith("CloudTrail could not be read: LookupEvents failed: ")
     assert "AccessDeniedException" in denied.text
+    assert "(grant" not in denied.text  # the advice is a suggestion, not repeated in the evidence
+    assert diagnosis.failure == denied.text
+    assert diagnosis.inconclusive_because_of_a_failure
     assert "Similar tags that exist: v1.2.4." in diagnosis.suggestions
     assert diagnosis.suggestions[-1] == (
         "Grant cloudtrail:LookupEvents to ECR Lifeguard so it can tell expiry from deletion."
     )
     assert outcome.facts.cloudtrail_error is not None
     assert len(denied_cloudtrail.requests) == 1  # the first refusal ends the lookups
+
+
+def app_with_only_v2(ecr: Any) -> None:
+    """``app`` holds v2 only: asking for v1 needs CloudTrail to say why."""
+    ecr.create_repository(repositoryName="app")
+    pushed(ecr, "app", "v2", ["v2"], NOW - 2 * DAY)
+
+
+async def test_cloudtrail_answering_an_html_page_is_named_in_one_line(
+    boto: Any, aws_environment: dict[str, str]
+) -> None:
+    # No CloudTrail fake: moto itself answers LookupEvents, which it does not implement, with
+    # an HTML "500 Internal Server Error" page, as a proxy or a load balancer may.
+    app_with_only_v2(boto("ecr"))
+
+    outcome = await diagnose("app:v1")
+
+    diagnosis = outcome.diagnosis
+    assert diagnosis.verdict is Verdict.UNKNOWN
+    assert "(LookupEvents: HTTP 500)" in diagnosis.summary
+    assert diagnosis.failure == (
+        "CloudTrail could not be read: LookupEvents failed: HTTP 500: Internal Server Error (an "
+        "HTML page, not an AWS error response)"
+    )
+    everything = json.dumps(diagnosis.as_json())
+    assert "<" not in everything and "html>" not in everything.lower()
+    assert all("\n" not in e.text for e in diagnosis.evidence)
+    advice = diagnosis.suggestions[-1]
+    assert advice.startswith("CloudTrail failed on its side: run again in a few minutes")
+    assert "AWS_ENDPOINT_URL_CLOUDTRAIL" in advice
+    assert "Grant" not in outcome.suggestions
+
+
+async def test_unreachable_cloudtrail_advises_on_the_network_and_endpoint(
+    boto: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app_with_only_v2(boto("ecr"))
+    monkeypatch.setenv("AWS_ENDPOINT_URL_CLOUDTRAIL", "http://127.0.0.1:9")
+
+    outcome = await diagnose("app:v1")
+
+    diagnosis = outcome.diagnosis
+    assert diagnosis.verdict is Verdict.UNKNOWN
+    assert "(LookupEvents: Unreachable)" in diagnosis.summary
+    assert diagnosis.failure is not None and "http://127.0.0.1:9" in diagnosis.failure
+    assert diagnosis.suggestions[-1].startswith(
+        "CloudTrail could not be reached: check the network"
+    )
+
+
+async def test_throttled_cloudtrail_advises_to_wait(
+    boto: Any, aws_environment: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app_with_only_v2(boto("ecr"))
+    async with CloudTrailFake(min_interval=60.0) as throttling:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_CLOUDTRAIL", throttling.url)
+
+        outcome = await diagnose("app:v1")
+
+    diagnosis = outcome.diagnosis
+    assert len(throttling.requests) == 2  # the first lookup answered, the second refused
+    assert diagnosis.verdict is Verdict.UNKNOWN
+    assert "(LookupEvents: ThrottlingException)" in diagnosis.summary
+    assert diagnosis.suggestions[-1].startswith("CloudTrail throttled the lookups")
+    assert "run again in a minute" in diagnosis.suggestions[-1]
 
 
 async def test_archived_image_is_still_diagnosed_when_cloudtrail_is_denied(
@@ -705,9 +782,7 @@ async def test_without_cloudtrail_a_missing_tag_is_unknown(
 async def test_without_cloudtrail_the_advice_is_to_turn_it_on(
     boto: Any, cloudtrail: CloudTrailFake
 ) -> None:
-    ecr = boto("ecr")
-    ecr.create_repository(repositoryName="app")
-    pushed(ecr, "app", "v2", ["v2"], NOW - 2 * DAY)
+    app_with_only_v2(boto("ecr"))
 
     outcome = await diagnose("app:v1", trail=False)
 
@@ -732,13 +807,23 @@ async def test_diagnosis_json_shape(boto: Any, cloudtrail: CloudTrailFake) -> No
     assert list(document) == [
         "reference",
         "repository",
+        "registryId",
+        "region",
+        "repositoryName",
+        "imageTag",
+        "imageDigest",
         "verdict",
         "summary",
+        "failure",
         "evidence",
         "suggestions",
     ]
     assert document["reference"] == f"{HOST}/{BLOG_REPOSITORY}:tag-1-253-0"
     assert document["repository"] == f"{HOST}/{BLOG_REPOSITORY}"
+    assert (document["registryId"], document["region"]) == (ACCOUNT, "us-east-1")
+    assert (document["repositoryName"], document["imageTag"]) == (BLOG_REPOSITORY, "tag-1-253-0")
+    assert document["imageDigest"] == SHARED_DIGEST  # in full, from the PolicyExecutionEvent
+    assert document["failure"] is None
     assert document["verdict"] == "EXPIRED_BY_LIFECYCLE"
     assert document["summary"] == outcome.diagnosis.summary
     event, reconstructed = document["evidence"]

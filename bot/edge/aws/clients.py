@@ -12,6 +12,8 @@ compatible endpoint). Extra accounts are reached by assuming a role or through a
 from __future__ import annotations
 
 import asyncio
+import http
+import re
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import AsyncExitStack
@@ -58,6 +60,8 @@ _THROTTLED = {
     "TooManyRequestsException",
     "RequestLimitExceeded",
 }
+
+_HTML_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
 
 
 # Every AWS call this process made, by ``service.Operation`` (for ``/metrics``).
@@ -319,8 +323,10 @@ def translate_client_error(
 ) -> UpstreamError:
     """Map an AWS error response to the matching :mod:`bot.errors` type, with a hint."""
     error = exc.response.get("Error", {})
-    code = str(error.get("Code", "Unknown"))
-    message = str(error.get("Message", exc))
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    code, message = readable_error(
+        str(error.get("Code", "Unknown")), str(error.get("Message", exc)), status
+    )
     action = f"{service}:{_pascal(operation)}"
     kinds: tuple[type[UpstreamError], str | None]
     if code in _DENIED:
@@ -331,6 +337,12 @@ def translate_client_error(
         kinds = (Throttled, "lower aws.max_concurrency or raise aws.max_attempts")
     elif code.endswith("NotFoundException") or code in {"ResourceNotFound", "NoSuchEntity"}:
         kinds = (NotFound, None)
+    elif isinstance(status, int) and status >= 500:
+        kinds = (
+            UpstreamError,
+            f"the service failed on its side: retry in a few minutes; if AWS_ENDPOINT_URL or "
+            f"AWS_ENDPOINT_URL_{service.upper()} is set, check that it serves {action}",
+        )
     else:
         kinds = (UpstreamError, None)
     error_type, hint = kinds
@@ -343,6 +355,38 @@ def translate_client_error(
         region=target.region,
         account=_role_account(target.account.role_arn),
     )
+
+
+def readable_error(code: str, message: str, status: int | None) -> tuple[str, str]:
+    """An error response's code and message, fit for one line.
+
+    A proxy, a load balancer or a mock server may answer with an HTML page instead of an AWS
+    error: the page becomes its title, and a bare status code reads as one.
+
+    Example:
+        >>> page = "<!doctype html>\\n<title>500 Internal Server Error</title>\\n<h1>Oops</h1>"
+        >>> readable_error("500", page, 500)
+        ('HTTP 500', 'Internal Server Error (an HTML page, not an AWS error response)')
+        >>> readable_error("ThrottlingException", "Rate exceeded", 400)
+        ('ThrottlingException', 'Rate exceeded')
+    """
+    if code.isdigit():
+        code = f"HTTP {code}"
+    if message.lstrip().startswith("<"):
+        title = _HTML_TITLE.search(message)
+        phrase = _status_phrase(status)
+        text = title.group(1).strip() if title else phrase
+        if status is not None:
+            text = text.removeprefix(str(status)).strip() or phrase
+        message = f"{text} (an HTML page, not an AWS error response)"
+    return code, " ".join(message.split()) or _status_phrase(status)
+
+
+def _status_phrase(status: int | None) -> str:
+    try:
+        return http.HTTPStatus(status or 0).phrase
+    except ValueError:
+        return "no error message"
 
 
 def _pascal(snake: str) -> str:
