@@ -9,9 +9,25 @@ import os
 import time
 from typing import Any
 
+from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
+
 from bot.context import current_event
 
 NOISY = ("slack_sdk", "slack_bolt", "aiobotocore", "botocore", "urllib3")
+# Bolt warns that SLACK_BOT_TOKEN is unused when it is given a client: we give it one on purpose
+# (the client carries the retries and the API URL), so the warning would only alarm whoever reads.
+EXPECTED = frozenset({warning_client_prioritized_and_token_skipped()})
+
+
+def drop_expected(record: logging.LogRecord) -> bool:
+    """A logging filter: False for the library warnings listed in ``EXPECTED``.
+
+    Example:
+        >>> record = logging.LogRecord("slack_bolt", 30, "", 1, next(iter(EXPECTED)), (), None)
+        >>> drop_expected(record)
+        False
+    """
+    return record.getMessage() not in EXPECTED
 
 
 class JsonFormatter(logging.Formatter):
@@ -55,5 +71,6 @@ def configure_logging() -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.INFO)
+    handler.addFilter(drop_expected)
     for noisy in NOISY:
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -303,3 +303,4 @@ async def test_sigterm_while_aws_does_not_answer_stops_within_ten_seconds(
         assert hole.connections >= 1
     assert result.stopped_in < 10.0 and result.code == 0, result
     assert "ECR Lifeguard stopped" in result.stderr and "Traceback" not in result.stderr
+    assert "slack_bolt" not in result.stderr  # no library warning about how we wire it
