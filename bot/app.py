@@ -246,19 +246,25 @@ async def _stop(
     runner: web.AppRunner,
 ) -> None:
     """Stop the background work and close every connection, each step time-boxed."""
-    steps: list[Callable[[], Awaitable[object]]] = [
-        lambda: asyncio.gather(*workers, return_exceptions=True),
-        runtime.ops.close,
+    steps: list[tuple[str, Callable[[], Awaitable[object]]]] = [
+        (
+            "finishing the work in progress",
+            lambda: asyncio.gather(*workers, return_exceptions=True),
+        ),
+        ("closing the commands", runtime.ops.close),
     ]
     if socket is not None:
-        steps.append(socket.close_async)
-    steps += [runner.cleanup, runtime.deps.store.close]
-    for step in steps:
+        steps.append(("closing the Socket Mode connection", socket.close_async))
+    steps += [("closing the HTTP server", runner.cleanup),
+              ("closing the state store", runtime.deps.store.close)]  # fmt: skip
+    for what, step in steps:
         try:
             async with asyncio.timeout(STEP_SECONDS):
                 await step()
-        except (TimeoutError, Exception) as exc:  # a hung step must not block the exit
-            log.warning("shutdown step did not finish cleanly: %s", exc or type(exc).__name__)
+        except TimeoutError:  # a hung step must not block the exit
+            log.warning("stopping: %s took over %.0f s; going on without it", what, STEP_SECONDS)
+        except Exception as exc:
+            log.warning("stopping: %s failed (%s); going on", what, str(exc) or type(exc).__name__)
     for worker in workers:
         worker.cancel()
 
