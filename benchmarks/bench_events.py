@@ -217,19 +217,53 @@ def serve_moto(out: Path) -> None:
             repositoryName=name, lifecyclePolicyText=policy(size // 5, size * 3 // 5)
         )
         seeded[name] = seed_repository(backend, name, size, now)
-    sqs = boto3.client("sqs", region_name=REGION, endpoint_url=url)
-    queue = sqs.create_queue(QueueName="lifeguard-events")["QueueUrl"]
-    out.write_text(json.dumps({"url": url, "queue": queue, "repositories": seeded}))
+    out.write_text(json.dumps({"url": url, "repositories": seeded}))
     print("ready", flush=True)
     sys.stdin.read()  # the parent closes it (or dies)
     server.stop()
 
 
 @dataclass
+class Queue:
+    """The SQS queue (tests.support.sqs_queue) in its own process."""
+
+    process: subprocess.Popen[str]
+    url: str
+
+    @property
+    def endpoint(self) -> str:
+        return self.url.rsplit("/", 2)[0]
+
+    @classmethod
+    def start(cls) -> Queue:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "tests.support.sqs_queue"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT,
+        )  # fmt: skip
+        assert process.stdout is not None
+        url = process.stdout.readline().strip()
+        if not url.startswith("http"):
+            raise RuntimeError("the queue process did not start")
+        return cls(process, url)
+
+    def stop(self) -> None:
+        stop_child(self.process)
+
+
+def stop_child(process: subprocess.Popen[str]) -> None:
+    """Close its stdin (it then exits); kill it if it does not."""
+    if process.stdin:
+        process.stdin.close()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+@dataclass
 class Moto:
     process: subprocess.Popen[str]
     url: str
-    queue: str
     repositories: dict[str, Any]
 
     @classmethod
@@ -243,18 +277,19 @@ class Moto:
         if process.stdout.readline().strip() != "ready":
             raise RuntimeError("the moto process did not start")
         seeded = json.loads(out.read_text())
-        return cls(process, seeded["url"], seeded["queue"], seeded["repositories"])
+        return cls(process, seeded["url"], seeded["repositories"])
 
     def stop(self) -> None:
-        if self.process.stdin:
-            self.process.stdin.close()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
+        stop_child(self.process)
 
 
 # --- the replicas -------------------------------------------------------------------------------
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (``/proc/PID/stat``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def free_port() -> int:
@@ -281,13 +316,16 @@ def static_references(moto: Moto, path: Path) -> Path:
     return path
 
 
-def replica_environment(moto: Moto, redis_url: str, slack_api: str, work: Path) -> dict[str, str]:
+def replica_environment(
+    moto: Moto, queue: Queue, redis_url: str, slack_api: str, work: Path
+) -> dict[str, str]:
     """Everything a replica is told, as the Helm chart would tell it: the environment."""
     from tests.support.slack_stub import BOT_TOKEN, SIGNING_SECRET
 
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LIFEGUARD_", "AWS_"))}
     return env | TEST_ENV | {
         "AWS_ENDPOINT_URL": moto.url,
+        "AWS_ENDPOINT_URL_SQS": queue.endpoint,
         "SLACK_BOT_TOKEN": BOT_TOKEN,
         "SLACK_SIGNING_SECRET": SIGNING_SECRET,
         "SLACK_API_URL": slack_api,
@@ -297,7 +335,7 @@ def replica_environment(moto: Moto, redis_url: str, slack_api: str, work: Path) 
         "LIFEGUARD_INVENTORY__LAMBDA": "false",
         "LIFEGUARD_INVENTORY__STATIC_REFERENCES": str(static_references(moto, work / "refs.json")),
         "LIFEGUARD_ROUTING__DEFAULT_CHANNEL": CHANNEL,
-        "LIFEGUARD_EVENTS__QUEUE_URL": moto.queue,
+        "LIFEGUARD_EVENTS__QUEUE_URL": queue.url,
         "LIFEGUARD_SCAN__PUSH_MARGIN": "0",
         "LIFEGUARD_PREVIEW__ENABLED": "false",
         "LIFEGUARD_BOT__SCAN_INTERVAL": "1d",
@@ -408,6 +446,7 @@ def push_event(repository: str, digest: str, tag: str) -> dict[str, Any]:
 @dataclass
 class World:
     moto: Moto
+    queue: Queue
     slack: Any
     ecr: Any
     sqs: Any
@@ -432,7 +471,7 @@ class World:
         """Send the PUSH event; seconds until the alert for ``out`` reaches Slack."""
         event = json.dumps(push_event(BIG, digest, tag))
         sent = time.time()
-        await asyncio.to_thread(self.sqs.send_message, QueueUrl=self.moto.queue, MessageBody=event)
+        await asyncio.to_thread(self.sqs.send_message, QueueUrl=self.queue.url, MessageBody=event)
         call = await self.slack.wait_for(
             "chat.postMessage", lambda c: out in json.dumps(c.args.get("blocks")), timeout=60
         )
@@ -462,7 +501,7 @@ class World:
             entries = [{"Id": str(n), "MessageBody": body}
                        for n, body in enumerate(bodies[start : start + 10])]  # fmt: skip
             await asyncio.to_thread(
-                self.sqs.send_message_batch, QueueUrl=self.moto.queue, Entries=entries
+                self.sqs.send_message_batch, QueueUrl=self.queue.url, Entries=entries
             )
 
 
@@ -520,6 +559,10 @@ async def throughput_phase(
 ) -> dict[str, Any]:
     """Pause the replicas, queue ``count`` events, resume them, time until all are handled."""
     before = [handled(await r.metrics(session)) for r in replicas]
+    pids = {r.name: r.process.pid for r in replicas} | {
+        "moto (ECR)": world.moto.process.pid,
+        "queue": world.queue.process.pid,
+    }
     for replica in replicas:
         replica.pause()
     try:
@@ -528,6 +571,7 @@ async def throughput_phase(
         for replica in replicas:
             replica.resume()
     started = time.perf_counter()
+    cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
     while True:
         now = [handled(await r.metrics(session)) for r in replicas]
         done = [sum((n - b).values()) for n, b in zip(now, before, strict=True)]
@@ -537,6 +581,7 @@ async def throughput_phase(
             raise RuntimeError(f"only {sum(done)} of {count} events handled in 10 minutes")
         await asyncio.sleep(0.05)
     seconds = time.perf_counter() - started
+    cpu = {name: cpu_seconds(pid) - cpu_before[name] for name, pid in pids.items()}
     outcomes: Counter[str] = Counter()
     for n, b in zip(now, before, strict=True):
         outcomes += n - b
@@ -546,6 +591,7 @@ async def throughput_phase(
         "seconds": seconds,
         "events_per_s": count / seconds,
         "per_replica": done,
+        "cpu_ms_per_event": {name: 1000 * used / count for name, used in cpu.items()},
         "outcomes": dict(outcomes),
     }
 
@@ -563,15 +609,16 @@ async def run(scenario: Scenario) -> dict[str, Any]:
         started = time.perf_counter()
         redis = start_redis_server()
         moto = Moto.start(work)
+        queue = Queue.start()
         figures["seeding_s"] = time.perf_counter() - started
         replicas: list[Replica] = []
         try:
             async with SlackStub() as slack, aiohttp.ClientSession() as session:
                 slack.add_channel(CHANNEL, "alerts")
-                env = replica_environment(moto, redis.url, slack.api_url, work)
+                env = replica_environment(moto, queue, redis.url, slack.api_url, work)
                 ecr = boto3.client("ecr", region_name=REGION, endpoint_url=moto.url)
-                sqs = boto3.client("sqs", region_name=REGION, endpoint_url=moto.url)
-                world = World(moto, slack, ecr, sqs, redis.url)
+                sqs = boto3.client("sqs", region_name=REGION, endpoint_url=queue.endpoint)
+                world = World(moto, queue, slack, ecr, sqs, redis.url)
                 first = Replica.start("replica-1", env, work)
                 replicas.append(first)
                 progress(figures, "first_scan_s", await first.until_logged("cycle:"))
@@ -597,6 +644,7 @@ async def run(scenario: Scenario) -> dict[str, Any]:
                 if replica.process.poll() is None:
                     replica.process.kill()
             moto.stop()
+            queue.stop()
             redis.stop()
     return figures
 
@@ -639,6 +687,8 @@ def render(f: dict[str, Any]) -> str:
         f"{verdict(one['events_per_s'] >= TARGETS['events_per_s'])}",
         f"  two replicas: {two['events_per_s']:6.0f}/s  ({two['seconds']:.1f} s; "
         f"split {two['per_replica']}; {fmt_outcomes(two['outcomes'])})",
+        "  CPU per event (one replica): "
+        + ", ".join(f"{name} {ms:.1f} ms" for name, ms in one["cpu_ms_per_event"].items()),
         "",
         f"resident memory with {BIG_IMAGES + LOAD_REPOSITORIES * LOAD_IMAGES:,} cached images: "
         f"{rss:.0f} MB now, peak {peak:.0f} MB (target <= {TARGETS['rss_mb']:.0f} MB: "
