@@ -1,5 +1,6 @@
 """Benchmark the event consumer as it runs in production: ``ecr-lifeguard run`` replicas reading
-EventBridge ECR events from SQS, against moto, a real redis-server and the local Slack.
+EventBridge ECR events from SQS, against moto (ECR), a local SQS queue, a real redis-server and
+the local Slack.
 
 Run by hand from the repository root::
 
@@ -7,15 +8,19 @@ Run by hand from the repository root::
     python benchmarks/bench_events.py --quick    # the same registry, fewer events (about a minute)
     python benchmarks/bench_events.py --json     # the same figures as JSON
 
-The set-up, in four processes beside this one:
+The set-up, in five processes beside this one:
 
 * **moto** (server mode, its own process): ``shop/web`` with 10,000 images and 90 repositories
   ``load/rNN`` with 1,000 each (100,000 images; releases ``v…``, ``main-…`` builds and recent
   untagged images), each with a policy that keeps its releases and builds by count and expires
-  untagged images after 14 days; an SQS queue. Images go straight into moto's backend (pushing
+  untagged images after 14 days. Images go straight into moto's backend (pushing
   100,000 through ``PutImage`` would take far too long). moto answers ``DescribeImages`` with every
   image at once; the benchmark makes it page as ECR does (``maxResults``, default 100, at most
   1,000, and ``nextToken``) so that a full listing costs what it costs on AWS.
+* **SQS**: ``tests.support.sqs_queue`` (its own process), a standard queue on the SQS JSON wire
+  protocol whose every call costs the same whatever the queue holds. moto's SQS recomputes every
+  queue attribute over every message on each ``ReceiveMessage`` (43 ms of moto's CPU per event
+  with 800 queued, measured): with moto as the queue the benchmark would time moto.
 * **redis-server** (``tests.support.redis_server``) and the **Slack stub** (in this process).
 * **replicas**: ``ecr-lifeguard run --http``, configured only through the environment: one region,
   static references as the inventory (the oldest 400 releases of ``shop/web`` and the newest

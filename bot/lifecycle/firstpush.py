@@ -19,6 +19,7 @@ from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from itertools import takewhile
 
 from bot.lifecycle.evaluate import Decision, Evaluation
@@ -51,11 +52,16 @@ class Version:
     @classmethod
     def of(cls, tag: str) -> Version | None:
         """The version a tag names, or None when the tag is not version-like."""
-        match = _VERSION.fullmatch(tag)
-        if match is None:
-            return None
-        numbers = tuple(map(int, _SEPARATORS.split(match["numbers"])))
-        return cls(tag, (match["family"], len(numbers)), numbers)
+        return _version_of(tag)
+
+
+@lru_cache(maxsize=65_536)  # the same tags are read again at every event of their repository
+def _version_of(tag: str) -> Version | None:
+    match = _VERSION.fullmatch(tag)
+    if match is None:
+        return None
+    numbers = tuple(map(int, _SEPARATORS.split(match["numbers"])))
+    return Version(tag, (match["family"], len(numbers)), numbers)
 
 
 def matching_tags(selection: Selection, tags: Iterable[str]) -> list[str]:

@@ -150,3 +150,18 @@ def gc_paused() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
+
+
+def settle_heap() -> None:
+    """Collect cyclic garbage once, then exempt every object alive now from later collections.
+
+    A long-running process holding many long-lived objects (a warm cache of 100,000 images)
+    otherwise walks all of them at every full collection. Acyclic objects frozen here are still
+    freed by reference counting when they are dropped.
+
+    Example:
+        >>> settle_heap(); gc.get_freeze_count() > 0
+        True
+    """
+    gc.collect()
+    gc.freeze()

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from bot.errors import LifeguardError
 from bot.inventory.sources import collect_inventory
-from bot.lifecycle.images import Image
+from bot.lifecycle.images import Image, settle_heap
 from bot.ops.deps import Dependencies
 from bot.ops.mutation import LOCK_TTL
 from bot.ops.results import UnprotectResult
@@ -138,6 +138,7 @@ class Scheduler:
                 self.last = await self.cycle()
                 if self.last.ran:
                     log.info("cycle: %s", self.last.describe())
+                settle_heap()
             except LifeguardError as exc:
                 log.warning("cycle failed (%s); retrying at the next interval", exc)
             except Exception:  # the loop must outlive any one failure; it is logged in full
