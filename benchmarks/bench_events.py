@@ -601,14 +601,18 @@ async def throughput_phase(
     }
 
 
-async def run(scenario: Scenario) -> dict[str, Any]:
+async def run(scenario: Scenario, concurrency: int | None = None) -> dict[str, Any]:
     import aiohttp
     import boto3
 
     from tests.support.redis_server import start_redis_server
     from tests.support.slack_stub import SlackStub
 
-    figures: dict[str, Any] = {"cpus": os.cpu_count(), "scenario": scenario.__dict__}
+    figures: dict[str, Any] = {
+        "cpus": os.cpu_count(),
+        "scenario": scenario.__dict__,
+        "concurrency": concurrency,
+    }
     with tempfile.TemporaryDirectory(prefix="bench-events-") as tmp:
         work = Path(tmp)
         started = time.perf_counter()
@@ -621,6 +625,8 @@ async def run(scenario: Scenario) -> dict[str, Any]:
             async with SlackStub() as slack, aiohttp.ClientSession() as session:
                 slack.add_channel(CHANNEL, "alerts")
                 env = replica_environment(moto, queue, redis.url, slack.api_url, work)
+                if concurrency is not None:
+                    env["LIFEGUARD_EVENTS__CONCURRENCY"] = str(concurrency)
                 ecr = boto3.client("ecr", region_name=REGION, endpoint_url=moto.url)
                 sqs = boto3.client("sqs", region_name=REGION, endpoint_url=queue.endpoint)
                 world = World(moto, queue, slack, ecr, sqs, redis.url)
@@ -668,7 +674,8 @@ def render(f: dict[str, Any]) -> str:
     peak = max(m.get("VmHWM", 0.0) for m in f["memory_mb"].values())
     lines = [
         f"ecr-lifeguard run, {LOAD_REPOSITORIES + 1} repositories, "
-        f"{BIG_IMAGES + LOAD_REPOSITORIES * LOAD_IMAGES:,} images, {f['cpus']} CPUs",
+        f"{BIG_IMAGES + LOAD_REPOSITORIES * LOAD_IMAGES:,} images, {f['cpus']} CPUs, "
+        f"events in flight per replica: {f['concurrency'] or 'default'}",
         f"  first full scan at start: {f['first_scan_s']:.1f} s "
         f"(second replica: {f['second_scan_s']:.1f} s)",
         "",
@@ -730,6 +737,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer events, same registry")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument(
+        "--concurrency", type=int, help="events in flight per replica (default: the product's)"
+    )
     parser.add_argument("--serve-moto", metavar="OUT", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     prepare_environment()
@@ -737,7 +747,7 @@ def main(argv: list[str] | None = None) -> int:
         serve_moto(Path(args.serve_moto))
         return 0
     started = time.perf_counter()
-    figures = asyncio.run(run(QUICK if args.quick else FULL))
+    figures = asyncio.run(run(QUICK if args.quick else FULL, args.concurrency))
     figures["benchmark_s"] = time.perf_counter() - started
     if args.json:
         print(json.dumps(figures, indent=2))
