@@ -15,7 +15,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from bot.lifecycle.images import Image, ImageStatus
+from bot.lifecycle.images import Image, ImageStatus, make_image
 from bot.refs import RepositoryKey
 from bot.state.store import Store
 
@@ -50,18 +50,22 @@ def decode(text: str) -> Image:
         >>> decode(encode(Image("sha256:ab", ("v1",), 1.5))).tags
         ('v1',)
     """
-    digest, tags, pushed, pulled, status, archived, activated, media, children = json.loads(text)
-    return Image(
+    digest, tags, pushed, pulled, status, archived, activated, media, children = _loads(text)
+    return make_image(
         digest,
         tuple(tags),
         pushed,
         pulled,
-        ImageStatus(status),
+        _STATUSES[status],
         archived,
         activated,
         media,
         tuple(children),
     )
+
+
+_STATUSES = {status.value: status for status in ImageStatus}
+_loads = json.JSONDecoder().decode
 
 
 @dataclass(frozen=True)
