@@ -286,20 +286,25 @@ class Settings(BaseSettings):
     slack_bot_token: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("SLACK_BOT_TOKEN", "slack_bot_token")
     )
+    """The Slack app's bot token (`xoxb-…`, "OAuth & Permissions"); required by `run`."""
     slack_app_token: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("SLACK_APP_TOKEN", "slack_app_token")
     )
+    """The app-level token with `connections:write` (`xapp-…`): Socket Mode (`run`)."""
     slack_signing_secret: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("SLACK_SIGNING_SECRET", "slack_signing_secret")
     )
+    """The signing secret ("Basic Information") that verifies Slack's requests: `run --http`."""
     slack_api_url: str | None = Field(
         default=None,
         validation_alias=AliasChoices("SLACK_API_URL", "slack_api_url"),
         pattern=r"^https?://[^\s]+/$",
     )
+    """Slack's Web API base URL, ending in `/` (default `https://slack.com/api/`): for a proxy."""
     redis_url: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("REDIS_URL", "redis_url")
     )
+    """`redis://` or `rediss://` URL of the shared state; without it, one replica, in memory."""
 
     @field_validator("slack_bot_token")
     @classmethod
