@@ -61,8 +61,11 @@ def unprotected_risks(last_scan: JsonObject, leases: list[Lease]) -> tuple[list[
         >>> lease = Lease(repository=RepositoryKey("1", "eu-west-1", "app"), digest="sha256:ab",
         ...               owner="<@U1>", reason="", created_at=0.0, until=86400.0,
         ...               keep_tag="keep-ab")
-        >>> scan = {"risks": [{"repository": "app", "registry": "1", "region": "eu-west-1",
-        ...                    "digest": "sha256:ab"}, {"repository": "app", "digest": "sha256:cd"}]}
+        >>> scan = {"risks": [
+        ...     {"repository": "app", "registry": "1", "region": "eu-west-1",
+        ...      "digest": "sha256:ab"},
+        ...     {"repository": "app", "digest": "sha256:cd"},
+        ... ]}
         >>> risks, covered = unprotected_risks(scan, [lease])
         >>> [risk["digest"] for risk in risks], covered
         (['sha256:cd'], 1)
