@@ -192,7 +192,7 @@ def protect_outcome(result: ProtectResult, style: Style) -> str:
     if result.change is not None and result.change.token:
         return (
             f"Not protected yet: keep tag {'added to' if result.keep_tag_added else 'on'} "
-            f"{name}, but it is not shielded until the guard rule is applied."
+            f"{name} — not shielded until the guard rule is applied."
         )
     if result.shielding is not None and not result.shielding.shielded:
         return f"Not protected: the lifecycle policy still acts on {name} despite its keep tag."
@@ -303,7 +303,7 @@ def unprotect_outcome(result: UnprotectResult, style: Style) -> str:
     note = style.quote(result.note)
     if result.tag_removed:
         return f"Unprotected {name}: {note}; the lifecycle policy applies to it again."
-    return f"Unprotected {name}: the lease ended; {note}."
+    return f"Unprotected {name}: the lease ended; {note.rstrip('.')}."
 
 
 def unprotect_reply(result: UnprotectResult) -> dict[str, Any]:
