@@ -32,6 +32,9 @@ from bot.errors import Explanation
 from bot.lifecycle.decisions import Outcome
 from bot.lifecycle.explain import Explainer, describe_rule
 from bot.lifecycle.firstpush import Version
+from bot.lifecycle.guard import GUARD_DAYS
+from bot.lifecycle.parse import parse_policy
+from bot.lifecycle.policy import Rule
 from bot.lifecycle.timefmt import human
 from bot.ops.results import (
     PlanResult,
@@ -237,17 +240,22 @@ def protect_reply(result: ProtectResult) -> dict[str, Any]:
 
 
 def policy_change_blocks(change: PolicyChange) -> list[Block]:
-    """The exact policy change, and buttons to apply it (authorised users) or leave it."""
+    """The policy change as a rule diff, and buttons to apply it (authorised users) or leave it."""
     assert change.token is not None
+    name = escape(change.repository.name)
     return [
         divider(),
         section(
-            "*The lifecycle policy has no guard rule for keep tags*, so the tag alone does not "
-            f"shield the image. This change puts one first in `{escape(change.repository.name)}`'s "
-            "policy (the other rules keep their order):"
+            f"*The lifecycle policy of `{name}` has no guard rule for keep tags*, so the tag alone "
+            "does not shield the image. Applying puts one first (the other rules keep their "
+            "order):"
         ),
-        code(_pretty(change.after)),
-        context("Before: " + escape(_compact(change.before))[:1800]),
+        code("\n".join(rule_diff(change.before, change.after))),
+        context(
+            f"The guard rule's “expire after {GUARD_DAYS:,} days” (100 years) never expires "
+            "anything: it selects kept images first, and ECR applies only the first rule that "
+            "selects an image, so the rules below never reach them."
+        ),
         actions(
             button(
                 "Apply the guard rule",
@@ -256,8 +264,8 @@ def policy_change_blocks(change: PolicyChange) -> list[Block]:
                 style="primary",
                 confirm=confirm_dialog(
                     "Change the lifecycle policy?",
-                    f"Replaces the lifecycle policy of {escape(change.repository.name)} with the "
-                    "version shown.",
+                    f"Puts the guard rule first in the lifecycle policy of {name}; the other "
+                    "rules keep their order.",
                     "Apply",
                 ),
             ),
@@ -266,16 +274,43 @@ def policy_change_blocks(change: PolicyChange) -> list[Block]:
     ]
 
 
-def _pretty(text: str) -> str:
-    rules = json.loads(text)["rules"]
-    return '{"rules": [\n' + ",\n".join("  " + json.dumps(r) for r in rules) + "\n]}"
+def rule_diff(before: str, after: str) -> list[str]:
+    """A policy change rule by rule: ``+`` a rule added, ``-`` one removed, a priority that moves.
 
-
-def _compact(text: str) -> str:
+    Example:
+        >>> before = '''{"rules": [{"rulePriority": 1, "description": "keep 5",
+        ...   "selection": {"tagStatus": "any", "countType": "imageCountMoreThan",
+        ...                 "countNumber": 5}, "action": {"type": "expire"}}]}'''
+        >>> from bot.lifecycle.guard import with_guard
+        >>> after = with_guard(parse_policy(before), "keep-").to_json()
+        >>> for line in rule_diff(before, after): print(line)
+        + rule 1 ("ecr-lifeguard: keep protected images (never expires them)"): images with a tag starting with "keep-"; expire those pushed more than 36500 days ago
+          rule 1 → 2 ("keep 5"): all images; keep the newest 5, expire the rest
+    """  # noqa: E501
     try:
-        return json.dumps(json.loads(text), separators=(",", ":"))
+        old, new = parse_policy(before).by_priority(), parse_policy(after).by_priority()
     except ValueError:
-        return text
+        return [after]
+    unmatched = list(old)
+    lines = []
+    for rule in new:
+        match = next((r for r in unmatched if _rule_body(r) == _rule_body(rule)), None)
+        if match is None:
+            lines.append("+ " + describe_rule(rule))
+            continue
+        unmatched.remove(match)
+        where = f"rule {rule.rule_priority}"
+        if match.rule_priority != rule.rule_priority:
+            where = f"rule {match.rule_priority} → {rule.rule_priority}"
+        lines.append(f"  {where}" + describe_rule(rule).removeprefix(f"rule {rule.rule_priority}"))
+    return lines + ["- " + describe_rule(rule) for rule in unmatched]
+
+
+def _rule_body(rule: Rule) -> str:
+    """A rule's text without its priority, to recognise it after renumbering."""
+    data = json.loads(rule.model_dump_json(by_alias=True, exclude_none=True))
+    data.pop("rulePriority", None)
+    return json.dumps(data, sort_keys=True)
 
 
 def guard_applied_reply(change: PolicyChange, shielding: Shielding, actor: str) -> dict[str, Any]:

@@ -65,6 +65,14 @@ async def test_protect_waiting_for_the_guard_rule_says_first_it_is_not_protected
     assert times_in(details) == [(int(NOW + 3 * DAY), "2025-06-18 15:06 UTC")]
     assert "<@U0ALICE>" in details and "INC-42" in details
     assert "sha256:" in reply.lines[1] and "until 2025-06-18 15:06 UTC: INC-42" in reply.lines[1]
+    # The proposal is a rule diff, with the guard rule's 100 years explained in one line.
+    [diff] = [b["text"]["text"] for b in reply.payload["blocks"] if "```" in str(b)]
+    assert diff.startswith('```+ rule 1 ("ecr-lifeguard: keep protected images')
+    assert '\n  rule 1 → 2 ("keep 2 releases"): images with a tag starting with' in diff
+    assert '"rulePriority"' not in json.dumps(reply.payload)  # no walls of JSON
+    assert "never expires anything" in json.dumps(reply.payload)
+    assert reply.lines[3].startswith('+ rule 1 ("ecr-lifeguard')
+    assert reply.lines[4].startswith('  rule 1 → 2 ("keep 2 releases")')
 
 
 async def test_protect_with_the_guard_rule_applied_says_protected_until_when(

@@ -308,9 +308,9 @@ def present(result: ProtectResult) -> Reply:
     if change is not None and change.token:
         lines.append(
             f"The lifecycle policy of {change.repository.name} has no guard rule for keep tags, "
-            "so the tag alone does not shield the image. The new policy would be:"
+            "so the tag alone does not shield the image. Applying puts one first:"
         )
-        lines.append(change.after)
+        lines += replies.rule_diff(change.before, change.after)
         pending = Pending(change.token, "Apply it?", "apply-guard")
     elif result.shielding is not None:
         lines.append(result.shielding.explanation)
