@@ -45,6 +45,7 @@ from bot.lifecycle.preview import Chunks, preview_sections
 from bot.lifecycle.problems import Problem
 from bot.lifecycle.timefmt import human, parse_instant
 from bot.lifecycle.validate import MAX_POLICY_CHARACTERS
+from bot.text import plural
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -133,7 +134,7 @@ def _plan(args: argparse.Namespace) -> Exit:
         from bot.cli.render_plan import render_plan  # noqa: PLC0415 (lazy: start-up)
 
         heading = (
-            f"Plan for {display_name(args.images)} ({_count(len(evaluation.decisions), 'image')})"
+            f"Plan for {display_name(args.images)} ({plural(len(evaluation.decisions), 'image')})"
             f" at {human(now)}\nPolicy: {display_name(args.policy)}"
         )
         render_plan(stdout_console(), evaluation, heading=heading, show_kept=args.all)
@@ -256,7 +257,7 @@ def _warn_about_absent_indexes(
     listed = ", ".join(absent[:3]) + (f" and {len(absent) - 3} more" if len(absent) > 3 else "")
     _note(
         f"warning: {source_name(args.manifests, '--manifests')}: "
-        f"{_count(len(absent), 'image index', 'image indexes')} not in --images: {listed}. "
+        f"{plural(len(absent), 'image index', 'image indexes')} not in --images: {listed}. "
         "Their platform images are evaluated as if no index referenced them. Archived indexes "
         "are hidden unless describe-images runs with `--filter imageStatus=ANY`."
     )
@@ -270,16 +271,11 @@ def _warn_about_unknown_children(images: list[Image], have_manifests: bool) -> N
             if have_manifests
             else "pass --manifests with `aws ecr batch-get-image` output for them"
         )
-        indexes = _count(unknown, "image index", "image indexes")
+        indexes = plural(unknown, "image index", "image indexes")
         _note(
             f"note: {indexes} with unknown children ({hint}); their platform images are "
             "evaluated as if no index referenced them."
         )
-
-
-def _count(number: int, singular: str, plural: str | None = None) -> str:
-    """``1 image``, ``2 images``: a count with the noun that agrees with it."""
-    return f"{number:,} {singular if number == 1 else plural or singular + 's'}"
 
 
 def _note(text: str) -> None:

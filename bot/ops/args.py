@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 from bot.errors import InputError, UsageError
 from bot.refs import ImageRef, is_valid_repository_name, is_valid_tag, parse_image_ref
+from bot.text import plural
 
 _SLACK_LINK = re.compile(r"<([^|>]*)(?:\|([^>]*))?>")
 _GLOB = re.compile(r"[a-z0-9._/\-*?\[\]!]+")
@@ -51,9 +52,13 @@ def count(args: Sequence[str], low: int, high: int, verb: str) -> None:
         bot.errors.UsageError: plan takes 1 argument, got 2
     """
     if not low <= len(args) <= high:
-        expected = f"{low}" if low == high else f"{low} to {high}"
-        noun = "argument" if high == 1 else "arguments"
-        raise UsageError(f"{verb} takes {expected} {noun}, got {len(args)}")
+        if low == high:
+            expected = plural(low, "argument")
+        elif low == 0:
+            expected = "at most " + plural(high, "argument")
+        else:
+            expected = f"{low} to {high} arguments"
+        raise UsageError(f"{verb} takes {expected}, got {len(args)}")
 
 
 def repository(word: str) -> str:

@@ -41,7 +41,7 @@ class Shielding:
 
 @dataclass(frozen=True)
 class ProtectResult:
-    """The outcome of ``protect``."""
+    """The outcome of ``protect``; ``tags`` are the image's tags (its keep tag included)."""
 
     lease: Lease
     keep_tag_added: bool
@@ -51,17 +51,20 @@ class ProtectResult:
     extended: bool = False
     recorded: bool = True
     note: str | None = None
+    tags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class UnprotectResult:
-    """The outcome of ending a lease: whether the keep tag went, and why not if it stayed."""
+    """The outcome of ending a lease: whether the keep tag went, and why not if it stayed;
+    ``tags`` are the image's tags afterwards."""
 
     lease: Lease
     tag_removed: bool
     note: str
     recorded: bool = True
     record_note: str | None = None
+    tags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

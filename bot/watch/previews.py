@@ -24,6 +24,7 @@ from bot.ops.deps import Dependencies
 from bot.ports import Meter, NoMeter
 from bot.refs import RepositoryKey
 from bot.state.records import AuditEntry
+from bot.text import plural
 
 log = logging.getLogger(__name__)
 
@@ -206,6 +207,6 @@ class Previews:
                 action="lifecycle-preview",
                 result="failed",
                 detail=f"AWS's preview differs from the local evaluation on "
-                f"{len(lines)} image(s): " + "; ".join(lines[:5]),
+                f"{plural(len(lines), 'image')}: " + "; ".join(lines[:5]),
             )
         )

@@ -13,7 +13,7 @@ from typing import Any
 
 import aiohttp
 
-from bot.blocks.common import CONFIRM_GUARD, PROTECT, SNOOZE, WHY
+from bot.blocks.common import CONFIRM_GUARD, PROTECT, RESTORE, SNOOZE, WHY
 from bot.lifecycle.evaluate import evaluate
 from bot.lifecycle.guard import is_guard
 from bot.lifecycle.parse import parse_policy
@@ -191,6 +191,21 @@ async def test_app_home_lists_risks_and_protections(bot: Bot) -> None:
     assert published.args["user_id"] == ALLOWED
     assert "1 in-use image at risk" in view and "webshop-assets" in view
     assert "ec1477a7420a" in view and "Protections" in view
+
+
+async def test_a_restore_with_nothing_to_restore_is_private_and_names_the_release(
+    bot: Bot,
+) -> None:
+    alert = await first_alert(bot)
+    # A Restore button on an image that is active (say, restored meanwhile) names that image.
+    clicked = await bot.click(RESTORE, button_value(alert, PROTECT), ALLOWED, alert.ts)
+    answer = await bot.slack.wait_for_response(url=clicked, timeout=30)
+    assert answer.body["response_type"] == "ephemeral"
+    assert answer.body["text"] == (
+        "Nothing to restore: webshop-assets tag-1-253-0 is active and can be pulled."
+    )
+    await asyncio.sleep(0.2)  # a post to the thread would have been sent before the answer
+    assert bot.slack.replies(ALERT_CHANNEL, alert.ts) == []
 
 
 async def test_why_and_snooze_buttons_answer_in_the_thread(bot: Bot) -> None:

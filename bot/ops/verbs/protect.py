@@ -24,7 +24,6 @@ from bot.lifecycle.guard import has_guard, is_guard, keep_tag, with_guard
 from bot.lifecycle.images import Image, ImageStatus
 from bot.lifecycle.parse import parse_policy
 from bot.lifecycle.policy import LifecyclePolicy
-from bot.lifecycle.timefmt import human
 from bot.lifecycle.validate import check_policy
 from bot.ops import args as words
 from bot.ops.call import Call
@@ -149,6 +148,7 @@ async def run(call: Call, args: Protect) -> ProtectResult:
         extended=previous is not None,
         recorded=change.recorded,
         note=change.note,
+        tags=image.tags,
     )
 
 
@@ -296,20 +296,21 @@ def shielding_of(
 
 
 def present(result: ProtectResult) -> Reply:
-    """The protection for Slack (in the channel) and the terminal."""
+    """The protection for Slack (in the channel) and the terminal, outcome first."""
     lease = result.lease
     lines = [
-        f"Protected {lease.repository.name}@{lease.digest} until {human(lease.until)} "
-        f"(keep tag {lease.keep_tag}{' added' if result.keep_tag_added else ''}).",
+        replies.protect_outcome(result, replies.PLAIN),
+        f"{lease.repository.name}@{lease.digest}: "
+        + replies.protect_details(result, replies.PLAIN),
     ]
     pending = None
     change = result.change
     if change is not None and change.token:
         lines.append(
             f"The lifecycle policy of {change.repository.name} has no guard rule for keep tags, "
-            "so the tag alone does not shield the image. The new policy would be:"
+            "so the tag alone does not shield the image. Applying puts one first:"
         )
-        lines.append(change.after)
+        lines += replies.rule_diff(change.before, change.after)
         pending = Pending(change.token, "Apply it?", "apply-guard")
     elif result.shielding is not None:
         lines.append(result.shielding.explanation)

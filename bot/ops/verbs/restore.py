@@ -104,12 +104,13 @@ async def run(call: Call, args: Restore) -> RestoreResult:
     if result.status != "restoring" or not args.follow:
         return result
     deps, key, digest = call.deps, result.repository, result.digest
+    name = replies.image_name(key.name, digest, result.tags)
 
     async def news() -> str:
         status = await follow(deps, key, digest)
         if status == "ACTIVE":
-            return f"{key.name}@{short_digest(digest)} is restored and can be pulled."
-        return f"The restore of {key.name}@{short_digest(digest)} ended as {status}."
+            return f"Restored {name}: it is active and can be pulled."
+        return f"Not restored: the restore of {name} ended as {status}."
 
     return dataclasses.replace(result, follow_up=news)
 
@@ -207,13 +208,11 @@ async def follow(
 
 
 def present(result: RestoreResult) -> Reply:
-    """What the restore did or started (a no-op restore is private)."""
-    name = f"{result.repository.name}@{result.digest}"
-    lines = {
-        "already_active": [f"{name} is active; there is nothing to restore."],
-        "restoring": [f"Restoring {name} from archive; ECR takes up to 20 minutes."],
-        "repushed": [f"Re-pushed {name} from the saved manifest."],
-    }[result.status]
+    """What the restore did or started, outcome first (a no-op restore is private)."""
+    lines = [
+        replies.restore_outcome(result, replies.PLAIN),
+        f"{result.repository.name}@{result.digest}",
+    ]
     if result.note:
         lines.append(result.note)
     return Reply(

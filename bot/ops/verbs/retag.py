@@ -178,16 +178,17 @@ def _retaggable(ref: ImageRef, image: Image | None) -> Image:
 
 
 def present(result: RetagResult) -> Reply:
-    """Retag done, already done, or waiting for the move to be confirmed."""
-    name = f"{result.repository.name}@{result.image.digest}"
+    """Retag done, already done, or waiting for the move to be confirmed; outcome first."""
     pending = None
+    lines = [replies.retag_outcome(result, replies.PLAIN)]
     if result.status == "needs_confirmation" and result.token and result.moved_from:
-        lines = [f"{result.tag} is on {result.moved_from.digest} now."]
-        pending = Pending(result.token, f"Move it to {result.image.digest}?", "move-tag")
-    elif result.status == "already":
-        lines = [f"{result.tag} is already on {name}; nothing to do."]
+        lines.append(
+            f"{result.tag} is on {result.moved_from.digest} now; the move would put it on "
+            f"{result.image.digest}."
+        )
+        pending = Pending(result.token, f"Move {result.tag}?", "move-tag")
     else:
-        lines = [f"Tagged {name} as {result.tag}."]
+        lines.append(f"{result.repository.name}@{result.image.digest} (digest unchanged)")
     if result.note:
         lines.append(result.note)
     public = result.status == "done"

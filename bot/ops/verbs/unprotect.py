@@ -6,6 +6,7 @@ leave the image untagged, which many policies expire, so it stays and the reply 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -79,17 +80,21 @@ async def end_lease(
     if image is None:
         return UnprotectResult(lease, False, "the image is gone already")
     if lease.keep_tag not in image.tags:
-        return UnprotectResult(lease, False, f"{lease.keep_tag} was already removed")
+        return UnprotectResult(
+            lease, False, f"{lease.keep_tag} was already removed", tags=image.tags
+        )
     if len(image.tags) == 1:
         return UnprotectResult(
             lease,
             False,
             f"{lease.keep_tag} is the image's last tag: removing it would leave the image "
             "untagged, so it stays. Remove it by hand if the image may go.",
+            tags=image.tags,
         )
     await registry.remove_tag(repository, lease.keep_tag)
     change.did(f"keep tag {lease.keep_tag} removed")
-    return UnprotectResult(lease, True, f"{lease.keep_tag} removed")
+    others = tuple(tag for tag in image.tags if tag != lease.keep_tag)
+    return UnprotectResult(lease, True, f"{lease.keep_tag} removed", tags=others)
 
 
 async def end_due_leases(deps: Dependencies) -> list[UnprotectResult]:
@@ -115,15 +120,17 @@ async def end_due_leases(deps: Dependencies) -> list[UnprotectResult]:
 
 
 def _with_record(result: UnprotectResult, change: Change) -> UnprotectResult:
-    return UnprotectResult(
-        result.lease, result.tag_removed, result.note, change.recorded, change.note
-    )
+    return dataclasses.replace(result, recorded=change.recorded, record_note=change.note)
 
 
 def present(result: UnprotectResult) -> Reply:
-    """The lease ended."""
+    """The lease ended, outcome first."""
     lease = result.lease
-    lines = [f"Protection of {lease.repository.name}@{lease.digest} ended: {result.note}."]
+    lines = [
+        replies.unprotect_outcome(result, replies.PLAIN),
+        f"{lease.repository.name}@{lease.digest} was protected by {lease.owner} until "
+        f"{human(lease.until)}" + (f": {lease.reason}." if lease.reason else "."),
+    ]
     if result.record_note:
         lines.append(result.record_note)
     return Reply(replies.unprotect_reply(result), lines, public=True)
