@@ -146,8 +146,7 @@ def user_phrase(subject: AlertSubject | None) -> str:
     name = first.consumer.name
     if len(name) > MAX_HEADLINE_CONSUMER:
         name = name[: MAX_HEADLINE_CONSUMER - 1] + "…"
-    more = len({n.consumer for n in subject.consumers}) - 1
-    return f"{verb} {name}" + (f" +{more}" if more > 0 else "")
+    return f"{verb} {name}"
 
 
 def headline(repository: str, digest: str, subject: AlertSubject | None) -> str:

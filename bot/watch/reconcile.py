@@ -413,7 +413,7 @@ class Reconciler:
         if record.digest not in result.digests:
             return Resolution("deleted", "the image was deleted", at=now)
         if any(image.digest == record.digest for image in result.in_use_images):
-            detail = "the lifecycle policy changed: it no longer expires or archives it"
+            detail = "the lifecycle policy no longer expires or archives it"
             return Resolution("policy", detail, at=now)
         return Resolution("unused", "nothing uses it any more", at=now)
 
