@@ -76,7 +76,7 @@ def resolved_message(
         "runs it, launches it or can roll back to it now; the policy may still expire it.",
     }.get(reason, f"*No longer at risk.* {escape_keeping_mentions(_sentence(detail))}")
     heading = "Was used by" if reason == "unused" else "Used by"
-    title = f"No longer at risk: {image.name}"
+    title = f"No longer at risk: {image.former_name if reason == 'unused' else image.name}"
     return _ended(image, title, why, icon="✅", heading=heading, now=now, options=options)
 
 

@@ -95,6 +95,11 @@ class AlertImage:
         return headline(self.repository.name, self.digest, self.subject)
 
     @property
+    def former_name(self) -> str:
+        """Repository, release tag and the consumer that used it (``was running in …``)."""
+        return headline(self.repository.name, self.digest, self.subject, past=True)
+
+    @property
     def value(self) -> str:
         """The value of its buttons."""
         return image_value(self.repository, self.digest)
@@ -219,10 +224,10 @@ def timing_text(when: RiskWhen | None, now: float) -> str:
 
     Example:
         >>> timing_text(RiskWhen("now"), 0.0)
-        'at its next run, within 24 hours'
+        "at ECR's next run, within 24 hours"
     """
     if when is None or when.kind == "now":
-        return "at its next run, within 24 hours"
+        return "at ECR's next run, within 24 hours"
     if when.kind == "at" and when.at is not None:
         return f"from {slack_date(when.at, now)}, then within 24 hours"
     return when.describe(now)

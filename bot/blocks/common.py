@@ -70,10 +70,10 @@ def relative(instant: float, now: float) -> str:
 
     Example:
         >>> relative(3 * 3600, 0), relative(0, 2 * 86400), relative(30, 0)
-        ('in 3 hours', '2 days ago', 'now')
+        ('in 3 hours', '2 days ago', 'just now')
     """
     if abs(instant - now) < 60:
-        return "now"
+        return "just now"
     span = human_duration(instant - now)
     return f"in {span}" if instant > now else f"{span} ago"
 

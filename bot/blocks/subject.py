@@ -149,12 +149,17 @@ def user_phrase(subject: AlertSubject | None) -> str:
     return f"{verb} {name}"
 
 
-def headline(repository: str, digest: str, subject: AlertSubject | None) -> str:
-    """Repository, release tag and consumer: ``webshop-assets tag-1-253-0 (running in shop/web)``.
+def headline(
+    repository: str, digest: str, subject: AlertSubject | None, *, past: bool = False
+) -> str:
+    """Repository, release tag and consumer: ``webshop-assets tag-1-253-0 (running in shop/web)``;
+    ``past`` for an image nothing uses any more (``was running in``).
 
     Example:
         >>> headline("app", "sha256:" + "a" * 64, None)
         'app aaaaaaaaaaaa'
     """
     user = user_phrase(subject)
+    if user and past:
+        user = "was " + user
     return f"{repository} {release(subject, digest)}" + (f" ({user})" if user else "")
