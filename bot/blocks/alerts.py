@@ -192,9 +192,10 @@ def _channel_ref(channel: str) -> str:
 def identity_fields(image: AlertImage) -> Block:
     """Tags, repository (linked to the image in the ECR console), digest and owner."""
     url = ecr_image_url(image.repository, image.digest)
+    where = f"{image.repository.registry} · {image.repository.region}"
     return fields(
         ("Tags", tag_list(image.subject.tags, ordered=True)),
-        ("Repository", link(url, str(image.repository))),
+        ("Repository", f"{link(url, image.repository.name)}\n{escape(where)}"),
         ("Digest", f"`{image.digest}`"),
         ("Owner", owner_text(image.subject)),
     )
@@ -381,13 +382,13 @@ def guard_changes(before: LifecyclePolicy, after: LifecyclePolicy, prefix: str) 
         ...     '"countNumber": 5}}]}')
         >>> for line in guard_changes(policy, with_guard(policy, "keep-"), "keep-"):
         ...     print(line)
-        + rule 1 (new, first): keeps every image with a tag starting with keep-; its “expire after 36,500 days” selects only images pushed 100 years ago, so it never expires anything
+        + rule 1 (new, first): keeps every image with a tag starting with `keep-`; its “expire after 36,500 days” selects only images pushed 100 years ago, so it never expires anything
         ~ rule 1 → rule 2, otherwise unchanged: all images; keep the newest 5, expire the rest
     """  # noqa: E501
     added = [r for r in after.by_priority() if is_guard(r, prefix)]
     lines = [
         f"+ rule {r.rule_priority} (new, first): keeps every image with a tag starting with "
-        f"{prefix}; {GUARD_NEVER}"
+        f"`{prefix}`; {GUARD_NEVER}"
         for r in added
     ]
     others = [r for r in after.by_priority() if not is_guard(r, prefix)]

@@ -56,7 +56,7 @@ def test_every_state_names_the_release_the_consumer_and_keeps_tags_and_consumers
     assert "shop/web-6-x2k9" in header_of(payload) and "shop/web-6-x2k9" in payload["text"]
     text = all_text(payload)
     assert "`tag-1-253-0` `tag-1-252-0`" in text  # the release tags first, none hidden
-    assert str(KEY) in text and SHARED_DIGEST in text
+    assert f"|{KEY.name}>\n{KEY.registry} · {KEY.region}" in text and SHARED_DIGEST in text
     used_by = next(t for t in texts_of(payload, "section") if "used by" in t.lower()
                    or "fail to pull" in t)  # fmt: skip
     running, rollback = used_by.index(POD), used_by.index("shop/deployment/web")
