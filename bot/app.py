@@ -128,11 +128,7 @@ def build_runtime(
     check_settings(settings, mode)
     assert settings.slack_bot_token is not None
     client = web_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
-    notifier = SlackNotifier(
-        client,
-        protect_for=settings.protect.default_duration,
-        snooze_options=list(settings.bot.snooze_options),
-    )
+    notifier = SlackNotifier.from_settings(client, settings, clock)
     directory = SlackDirectory(client, groups_to_check(settings.permissions))
     deps = Dependencies(
         settings,

@@ -181,8 +181,9 @@ class Notifier(Protocol):
         """Post a new alert; return where it went: the channel id and the message id (``ts``)."""
         ...
 
-    async def update_alert(self, record: AlertRecord, risk: Risk, now: float) -> None:
-        """Show the current state of a risk in the existing message."""
+    async def update_alert(self, record: AlertRecord, risk: Risk | None, now: float) -> None:
+        """Show the current state of a risk in the existing message (from what the record
+        keeps when ``risk`` is None)."""
         ...
 
     async def resolve_alert(self, record: AlertRecord, resolution: Resolution) -> None:

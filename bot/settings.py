@@ -213,6 +213,15 @@ class ProtectSettings(BaseModel):
         return self
 
 
+class AlertsSettings(BaseModel):
+    """What alerts link to: ``runbook_url``, the page on-call opens when an in-use image is at
+    risk (shown on every alert; none: no runbook link)."""
+
+    model_config = _SECTION
+
+    runbook_url: str | None = Field(default=None, pattern=r"^https?://\S+$")
+
+
 class EventsSettings(BaseModel):
     """The EventBridge events the bot consumes from SQS (``events.queue_url``; none: scan only)."""
 
@@ -279,6 +288,7 @@ class Settings(BaseSettings):
     routing: RoutingSettings = Field(default_factory=RoutingSettings)
     permissions: list[PermissionRule] = Field(default_factory=list)
     protect: ProtectSettings = Field(default_factory=ProtectSettings)
+    alerts: AlertsSettings = Field(default_factory=AlertsSettings)
     bot: BotSettings = Field(default_factory=BotSettings)
     events: EventsSettings = Field(default_factory=EventsSettings)
     preview: PreviewSettings = Field(default_factory=PreviewSettings)

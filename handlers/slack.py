@@ -21,6 +21,7 @@ from bot.blocks.common import (
     PROTECT,
     RESTORE,
     SNOOZE,
+    UNPROTECT,
     WHY,
     parse_image_value,
     parse_token_value,
@@ -37,6 +38,7 @@ from bot.ops.verbs.protect import Protect
 from bot.ops.verbs.restore import Restore
 from bot.ops.verbs.retag import Answer
 from bot.ops.verbs.snooze import Snooze
+from bot.ops.verbs.unprotect import Unprotect
 from handlers.delivery import Asker, Delivery
 
 log = logging.getLogger(__name__)
@@ -59,7 +61,7 @@ class SlackListeners:
     def register(self, app: AsyncApp) -> None:
         """Attach every listener (and the error handler) to a Bolt app."""
         app.command("/ecr")(self.on_command)
-        for action_id in (PROTECT, WHY, RESTORE, SNOOZE):
+        for action_id in (PROTECT, WHY, RESTORE, SNOOZE, UNPROTECT):
             app.action(action_id)(self.on_image_action)
         for action_id in ANSWERS:
             app.action(action_id)(self.on_answer)
@@ -84,7 +86,7 @@ class SlackListeners:
         await self._deliver(reply, asker)
 
     async def on_image_action(self, ack: AsyncAck, body: Body) -> None:
-        """Protect / Why? / Restore buttons and the Snooze menu of an alert."""
+        """Protect / Unprotect / Why? / Restore buttons and the Snooze menu of an alert."""
         await ack()
         action = body["actions"][0]
         asker = _asker(body)
@@ -113,6 +115,8 @@ class SlackListeners:
             return await self.ops.answer("protect", args, actor)
         if action_id == RESTORE:
             return await self.ops.answer("restore", Restore(ref), actor)
+        if action_id == UNPROTECT:
+            return await self.ops.answer("unprotect", Unprotect(ref), actor)
         return await self.ops.answer("why", button, actor)
 
     async def _snooze(self, action: Body, asker: Asker, body: Body, actor: Actor) -> Reply:

@@ -11,6 +11,7 @@ import json
 import re
 from typing import Any
 
+from bot.lifecycle.timefmt import human, human_duration
 from bot.refs import RepositoryKey
 from bot.text import without_bidi
 
@@ -18,12 +19,16 @@ Block = dict[str, Any]
 _MENTION = re.compile(r"&lt;(@[UW][A-Z0-9]+|!subteam\^S[A-Z0-9]+|#C[A-Z0-9]+)&gt;")
 MAX_TEXT = 3000
 MAX_BLOCKS = 50
+MAX_FIELD = 2000
+MAX_HEADER = 150
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"(`])")
 
 # action_id of every interactive element the handlers listen to.
 PROTECT = "lg_protect"
 SNOOZE = "lg_snooze"
 WHY = "lg_why"
 RESTORE = "lg_restore"
+UNPROTECT = "lg_unprotect"
 CONFIRM_GUARD = "lg_confirm_guard"
 CONFIRM_RETAG = "lg_confirm_retag"
 CANCEL = "lg_cancel"
@@ -60,6 +65,55 @@ def clip(text: str, limit: int = MAX_TEXT) -> str:
     return text if len(text) <= limit else text[: limit - 2] + " …"
 
 
+def relative(instant: float, now: float) -> str:
+    """How far an instant is from now, as people say it.
+
+    Example:
+        >>> relative(3 * 3600, 0), relative(0, 2 * 86400), relative(30, 0)
+        ('in 3 hours', '2 days ago', 'just now')
+    """
+    if abs(instant - now) < 60:
+        return "just now"
+    span = human_duration(instant - now)
+    return f"in {span}" if instant > now else f"{span} ago"
+
+
+def slack_date(instant: float, now: float | None = None) -> str:
+    """A moment each reader sees in their own time zone (Slack's date token, with the UTC time
+    as its fallback), and how far it is from ``now`` when given.
+
+    Example:
+        >>> slack_date(1671796800.0, 1671786000.0)
+        '<!date^1671796800^{date_short_pretty} {time}|2022-12-23 12:00 UTC> (in 3 hours)'
+        >>> slack_date(0.0)
+        '<!date^0^{date_short_pretty} {time}|1970-01-01 00:00 UTC>'
+    """
+    token = f"<!date^{int(instant)}^{{date_short_pretty}} {{time}}|{human(instant)}>"
+    return token if now is None else f"{token} ({relative(instant, now)})"
+
+
+def link(url: str, text: str) -> str:
+    """A mrkdwn link; the text is escaped, and so is what would end the link early.
+
+    Example:
+        >>> link("https://example.com/a?b=1&c=2", "Runbook <1>")
+        '<https://example.com/a?b=1&amp;c=2|Runbook &lt;1&gt;>'
+    """
+    target = url.replace("&", "&amp;").replace("<", "%3C").replace(">", "%3E").replace("|", "%7C")
+    return f"<{target}|{escape(text)}>"
+
+
+def split_sentence(text: str) -> tuple[str, str]:
+    """The first sentence of a text, and the rest (empty when there is one sentence).
+
+    Example:
+        >>> split_sentence('Rule 1 ("Keep 5") expires it: it is number 6. It carries v1.2.')
+        ('Rule 1 ("Keep 5") expires it: it is number 6.', 'It carries v1.2.')
+    """
+    parts = _SENTENCE_END.split(text.strip(), maxsplit=1)
+    return parts[0], parts[1] if len(parts) > 1 else ""
+
+
 def section(text: str, *, accessory: Block | None = None) -> Block:
     """A mrkdwn section (already escaped text)."""
     block: Block = {"type": "section", "text": {"type": "mrkdwn", "text": clip(text)}}
@@ -73,7 +127,8 @@ def fields(*pairs: tuple[str, str]) -> Block:
     return {
         "type": "section",
         "fields": [
-            {"type": "mrkdwn", "text": clip(f"*{label}*\n{value}", 2000)} for label, value in pairs
+            {"type": "mrkdwn", "text": clip(f"*{label}*\n{value}", MAX_FIELD)}
+            for label, value in pairs
         ][:10],
     }
 
@@ -88,7 +143,8 @@ def context(*texts: str) -> Block:
 
 def header(text: str) -> Block:
     """A header block (plain text, 150 characters at most)."""
-    return {"type": "header", "text": {"type": "plain_text", "text": text[:150], "emoji": True}}
+    shown = text if len(text) <= MAX_HEADER else text[: MAX_HEADER - 2] + " …"
+    return {"type": "header", "text": {"type": "plain_text", "text": shown, "emoji": True}}
 
 
 def divider() -> Block:

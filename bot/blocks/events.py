@@ -5,19 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.blocks.alerts import consumer_line, tag_list
+from bot.blocks.alert_states import deleted_message
+from bot.blocks.alerts import AlertImage, AlertOptions, consumer_line, tag_list
 from bot.blocks.common import (
-    RESTORE,
-    WHY,
     Block,
-    actions,
-    button,
-    confirm_dialog,
     context,
     escape,
     escape_keeping_mentions,
     header,
-    image_value,
     message,
     section,
 )
@@ -25,6 +20,7 @@ from bot.inventory.models import ResolvedUse
 from bot.lifecycle.decisions import Decision
 from bot.refs import RepositoryKey
 from bot.risk.blast import BlastRadius
+from bot.state.records import AlertSubject
 from bot.text import plural, short_digest
 
 LISTED = 8
@@ -101,39 +97,19 @@ def _brief(decision: Decision) -> str:
 def deleted_in_use_message(
     repository: RepositoryKey,
     digest: str,
-    tags: tuple[str, ...],
+    subject: AlertSubject,
     detail: str,
-    uses: tuple[ResolvedUse, ...],
+    *,
+    now: float,
+    options: AlertOptions | None = None,
 ) -> dict[str, Any]:
     """An in-use image was deleted: when, by what, what will now fail; with Restore.
 
     Example:
         >>> m = deleted_in_use_message(RepositoryKey("1", "r", "app"), "sha256:" + "a" * 64,
-        ...                            ("v1",), "deleted by lifecycle rule 1", ())
-        >>> m["blocks"][-1]["elements"][0]["action_id"]
-        'lg_restore'
+        ...                            AlertSubject(tags=("v1",)), "deleted by lifecycle rule 1",
+        ...                            now=0.0)
+        >>> m["text"], m["blocks"][-2]["elements"][0]["action_id"]
+        ('Deleted: app v1: deleted by lifecycle rule 1', 'lg_restore')
     """
-    name = f"{repository.name} {short_digest(digest)}"
-    value = image_value(repository, digest)
-    failing = "\n".join(consumer_line(u) for u in uses[:5]) or "_(no consumer details)_"
-    blocks: list[Block] = [
-        header(f"🚨 In-use image deleted: {name}"),
-        section(escape_keeping_mentions(detail[:1].upper() + detail[1:] + ".")),
-        section(f"*Tags* {tag_list(tags)}\n*What will fail to pull it*\n{failing}"),
-        context(f"`{escape(str(repository))}@{digest}`"),
-        actions(
-            button(
-                "Restore",
-                RESTORE,
-                value,
-                style="primary",
-                confirm=confirm_dialog(
-                    "Restore this image?",
-                    "Re-pushes the manifest ECR Lifeguard saved, if its layers still exist.",
-                    "Restore",
-                ),
-            ),
-            button("Why?", WHY, value),
-        ),
-    ]
-    return message(f"In-use image deleted: {name}", blocks)
+    return deleted_message(AlertImage(repository, digest, subject), detail, now, options)

@@ -14,7 +14,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
+from bot.inventory.models import Consumer, UseKind
 from bot.refs import RepositoryKey
+from bot.risk.models import RiskWhen
 from bot.state.store import Fence, JsonObject, Store
 
 AUDIT_STREAM = "audit"
@@ -75,6 +77,45 @@ class Lease(ImageRecord):
 AlertState = Literal["open", "resolved", "deleted"]
 
 
+class ConsumerNote(Record):
+    """One consumer as an alert names it: who, how it uses the image, in which part."""
+
+    consumer: Consumer
+    kind: UseKind
+    detail: str | None = None
+    note: str | None = None
+
+
+class AlertSubject(Record):
+    """What an alert is about, kept with it so that every later state of the message (protected,
+    snoozed, deleted, safe) still names the tags and the consumers: tags in the order the alert
+    shows them, consumers running first, the acting rule, its timing and its reasoning.
+
+    Example:
+        >>> subject = AlertSubject(tags=("v1",), rule_priority=1, when=RiskWhen("now"))
+        >>> AlertSubject.model_validate(subject.as_json()) == subject
+        True
+    """
+
+    tags: tuple[str, ...] = ()
+    consumers: tuple[ConsumerNote, ...] = ()
+    action: Literal["EXPIRE", "TRANSITION"] = "EXPIRE"
+    rule_priority: int | None = None
+    when: RiskWhen | None = None
+    reason: str = ""
+
+
+class GuardPending(Record):
+    """A protection whose keep tag is on the image while the guard rule waits for confirmation:
+    who asked, until when, and the token of the Apply button; ``changes`` describe the rule diff."""
+
+    owner: str
+    until: float
+    keep_tag: str
+    token: str
+    changes: tuple[str, ...] = ()
+
+
 class AlertRecord(ImageRecord):
     """The Slack thread of one at-risk image: where it was posted and what it says now."""
 
@@ -87,6 +128,8 @@ class AlertRecord(ImageRecord):
     snoozed_at: float | None = None
     snoozed_until: float | None = None
     snoozed_by: str | None = None
+    subject: AlertSubject | None = None
+    guard: GuardPending | None = None
 
     @property
     def snoozed(self) -> bool:

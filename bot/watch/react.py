@@ -25,7 +25,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from bot.blocks.alerts import AlertOptions
 from bot.blocks.events import blast_radius_message, deleted_in_use_message
+from bot.blocks.subject import deleted_subject
 from bot.errors import InputError, NotWatched, UpstreamError
 from bot.events.api_calls import (
     BatchDeleteImageCall,
@@ -88,10 +90,11 @@ class Reaction:
 
 @dataclass(frozen=True)
 class Gone:
-    """A digest that is gone from a repository, and by what."""
+    """A digest that is gone from a repository, by what, and by which lifecycle rule if one."""
 
     digest: str
     by: str
+    rule: int | None = None
 
 
 class Reactor:
@@ -206,7 +209,7 @@ class Reactor:
             inventory = await self.inventory.current(cloud)
         known = {image.digest: image for image in cached.images}
         gone = [
-            Gone(d, _who(by, rules, d))
+            Gone(d, _who(by, rules, d), (rules or {}).get(d))
             for d in dict.fromkeys(digests)
             if d not in found and (d in known or by is not None)
         ]
@@ -353,22 +356,30 @@ class Reactor:
     async def _urgent(
         self, key: RepositoryKey, gone: Gone, tags: tuple[str, ...], uses: tuple[ResolvedUse, ...]
     ) -> None:
-        alerts = self.deps.alerts
+        alerts, now = self.deps.alerts, self.deps.clock()
         record = await alerts.get(image_key(key, gone.digest))
+        subject = deleted_subject(tags, uses, gone.rule)
         if record is not None and record.state == "open":
-            await resolve_alert(alerts, self.notifier, record, Resolution("deleted", gone.by))
+            # What uses it now is what will fail; the tags are the alert's own.
+            kept = record.subject or subject
+            record = record.model_copy(
+                update={"subject": kept.model_copy(update={"consumers": subject.consumers})}
+            )
+            await resolve_alert(alerts, self.notifier, record,
+                                Resolution("deleted", gone.by, at=now))  # fmt: skip
             return
         channel = route_repository(key, self.deps.settings.routing, uses)
         if channel is None:
             log.warning("in-use image %s@%s deleted, and no channel to say so", key, gone.digest)
             return
-        payload = deleted_in_use_message(key, gone.digest, tags, gone.by, uses)
+        options = AlertOptions(runbook_url=self.deps.settings.alerts.runbook_url)
+        payload = deleted_in_use_message(key, gone.digest, subject, gone.by, now=now,
+                                         options=options)  # fmt: skip
         ts = await self.notifier.post(channel, payload)
-        now = self.deps.clock()
         await alerts.put(
             AlertRecord(
                 repository=key, digest=gone.digest, channel=channel, ts=ts, state="deleted",
-                fingerprint="DELETED", posted_at=now,
+                fingerprint="DELETED", posted_at=now, subject=subject,
             )
         )  # fmt: skip
 

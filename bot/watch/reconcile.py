@@ -22,13 +22,24 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
+from bot.blocks.common import slack_date
+from bot.blocks.subject import subject_of
 from bot.errors import LifeguardError
-from bot.lifecycle.timefmt import DAY, human
+from bot.lifecycle.timefmt import DAY
 from bot.ports import Notifier
 from bot.refs import RepositoryKey
 from bot.risk.models import Risk
 from bot.settings import RoutingSettings
-from bot.state.records import AlertBook, AlertRecord, AlertState, Lease, LeaseBook, image_key
+from bot.state.records import (
+    AlertBook,
+    AlertRecord,
+    AlertState,
+    AlertSubject,
+    GuardPending,
+    Lease,
+    LeaseBook,
+    image_key,
+)
 from bot.text import plural, short_digest
 from bot.watch.routing import route
 from bot.watch.scan import RepositoryResult, ScanReport
@@ -36,17 +47,47 @@ from bot.watch.scan import RepositoryResult, ScanReport
 log = logging.getLogger(__name__)
 ESTIMATE_SLACK = 3_600.0  # seconds an alert's estimated moment may move before it is edited
 
-ResolvedReason = Literal["protected", "policy", "unused", "deleted"]
+ResolvedReason = Literal["protected", "policy", "unused", "deleted", "lease_ended"]
 Outcome = Literal["posted", "updated", "unchanged", "unrouted"]
 
 
 @dataclass(frozen=True)
 class Resolution:
-    """Why an open alert ended."""
+    """Why an open alert ended, and when that was seen (None: now, by the notifier's clock)."""
 
     reason: ResolvedReason
     detail: str
     lease: Lease | None = None
+    at: float | None = None
+
+
+def protected_detail(lease: Lease | None, now: float | None = None) -> str:
+    """Who protects the image until when, for the alert's thread (a Slack date token).
+
+    Example:
+        >>> from bot.refs import RepositoryKey
+        >>> lease = Lease(repository=RepositoryKey("1", "r", "app"), digest="sha256:ab",
+        ...               owner="<@U1>", reason="", created_at=0.0, until=0.0, keep_tag="keep-ab")
+        >>> protected_detail(lease)
+        'protected by <@U1> until <!date^0^{date_short_pretty} {time}|1970-01-01 00:00 UTC>'
+    """
+    if lease is None:
+        return "protected"
+    return f"protected by {lease.owner} until {slack_date(lease.until, now)}"
+
+
+def same_subject(shown: AlertSubject | None, now_known: AlertSubject) -> bool:
+    """Whether the alert still names the same tags and consumers (the reasoning's wording, which
+    may name ages, does not count).
+
+    Example:
+        >>> same_subject(AlertSubject(tags=("v1",)), AlertSubject(tags=("v1",), reason="x"))
+        True
+    """
+    return shown is not None and (shown.tags, shown.consumers) == (
+        now_known.tags,
+        now_known.consumers,
+    )
 
 
 @dataclass
@@ -59,6 +100,22 @@ class ReconcileSummary:
     resolved: int = 0
     unrouted: int = 0
     failures: list[str] = field(default_factory=list)
+
+    def merged(self, later: ReconcileSummary) -> ReconcileSummary:
+        """This reconciliation and a later one of the same cycle, as one (risks: the later's).
+
+        Example:
+            >>> ReconcileSummary(risks=1, resolved=1).merged(ReconcileSummary(posted=1)).describe()
+            '0 risks, 1 posted, 0 updated, 1 resolved, 0 without a channel, 0 failures'
+        """
+        return ReconcileSummary(
+            risks=later.risks,
+            posted=self.posted + later.posted,
+            updated=self.updated + later.updated,
+            resolved=self.resolved + later.resolved,
+            unrouted=later.unrouted,
+            failures=[*self.failures, *later.failures],
+        )
 
     def describe(self) -> str:
         """The reconciliation in one log line.
@@ -141,15 +198,46 @@ async def resolve_alert(
 
 
 async def resolve_protected(
-    alerts: AlertBook, leases: LeaseBook, notifier: Notifier, repository: RepositoryKey, digest: str
+    alerts: AlertBook,
+    leases: LeaseBook,
+    notifier: Notifier,
+    repository: RepositoryKey,
+    digest: str,
+    *,
+    now: float | None = None,
 ) -> bool:
     """Close the open alert of an image that a lease now shields; True when there was one."""
     record = await alerts.get(image_key(repository, digest))
     if record is None or record.state != "open":
         return False
     lease = await leases.get(repository, digest)
-    detail = f"protected by {lease.owner} until {human(lease.until)}" if lease else "protected"
-    await resolve_alert(alerts, notifier, record, Resolution("protected", detail, lease))
+    resolution = Resolution("protected", protected_detail(lease, now), lease, at=now)
+    await resolve_alert(alerts, notifier, record.model_copy(update={"guard": None}), resolution)
+    return True
+
+
+async def show_guard_pending(
+    alerts: AlertBook,
+    notifier: Notifier,
+    repository: RepositoryKey,
+    digest: str,
+    guard: GuardPending,
+    *,
+    now: float,
+) -> bool:
+    """Show on the open alert of an image that its keep tag is on but the guard rule waits for
+    confirmation, with Apply on the alert; True when there was an open alert.
+
+    Example::
+
+        await show_guard_pending(alerts, notifier, key, digest, guard, now=clock())
+    """
+    record = await alerts.get(image_key(repository, digest))
+    if record is None or record.state != "open":
+        return False
+    record = record.model_copy(update={"guard": guard})
+    await notifier.update_alert(record, None, now)
+    await alerts.put(record)
     return True
 
 
@@ -237,10 +325,12 @@ class Reconciler:
                     "snoozed_at": None,
                     "snoozed_until": None,
                     "snoozed_by": None,
+                    "subject": subject_of(risk),
+                    "guard": None,
                 }
             )
             await self.notifier.update_alert(record, risk, now)
-            await self.notifier.reply(record.channel, record.ts, "At risk again.")
+            await self.notifier.reply(record.channel, record.ts, _again(risk, now))
             await self.alerts.put(record)
             return "posted"
         if not await self.alerts.claim(key, self.owner):
@@ -259,6 +349,7 @@ class Reconciler:
             fingerprint=fingerprint(risk),
             posted_at=now,
             acts_at=until,
+            subject=subject_of(risk),
         )
         # Posted: the record must follow even if this task is being stopped, or the alert
         # would be posted again (the claim keeps others off until then).
@@ -268,7 +359,12 @@ class Reconciler:
     async def _refresh(
         self, record: AlertRecord, risk: Risk, until: float | None, now: float
     ) -> Outcome:
+        subject = subject_of(risk)
         same = record.fingerprint == fingerprint(risk)
+        shown = same and same_subject(record.subject, subject)
+        if record.guard is not None and await self.leases.get(risk.repository, risk.digest) is None:
+            shown = False  # the protection asked for ended before the guard rule was applied
+            record = record.model_copy(update={"guard": None})
         if record.snoozed:
             if same and (record.snoozed_until or 0.0) > now:
                 return "unchanged"
@@ -279,9 +375,11 @@ class Reconciler:
             record = record.model_copy(
                 update={"snoozed_at": None, "snoozed_until": None, "snoozed_by": None}
             )
-        elif same and same_moment(record.acts_at, until):
+        elif shown and same_moment(record.acts_at, until):
             return "unchanged"
-        record = record.model_copy(update={"fingerprint": fingerprint(risk), "acts_at": until})
+        record = record.model_copy(
+            update={"fingerprint": fingerprint(risk), "acts_at": until, "subject": subject}
+        )
         await self.notifier.update_alert(record, risk, now)
         await self.alerts.put(record)
         return "updated"
@@ -308,12 +406,27 @@ class Reconciler:
         return resolved
 
     async def _why_ended(self, record: AlertRecord, result: RepositoryResult) -> Resolution:
+        now = self.clock()
         lease = await self.leases.get(record.repository, record.digest)
         if lease is not None:
-            detail = f"protected by {lease.owner} until {human(lease.until)}"
-            return Resolution("protected", detail, lease)
+            return Resolution("protected", protected_detail(lease, now), lease, at=now)
         if record.digest not in result.digests:
-            return Resolution("deleted", "the image was deleted")
+            return Resolution("deleted", "the image was deleted", at=now)
         if any(image.digest == record.digest for image in result.in_use_images):
-            return Resolution("policy", "the lifecycle policy no longer expires or archives it")
-        return Resolution("unused", "nothing uses it any more")
+            detail = "the lifecycle policy no longer expires or archives it"
+            return Resolution("policy", detail, at=now)
+        return Resolution("unused", "nothing uses it any more", at=now)
+
+
+def _again(risk: Risk, now: float) -> str:
+    """The thread reply when an image is at risk again (a protection ended, a policy changed)."""
+    verb = "archives" if risk.action == "TRANSITION" else "expires"
+    when = risk.when
+    timing = (
+        f"from {slack_date(when.at, now)}"
+        if when.kind == "at" and when.at is not None
+        else "at ECR's next run, within 24 hours"
+        if when.kind == "now"
+        else when.describe(now)
+    )
+    return f"At risk again: rule {risk.rule_priority} {verb} it {timing}."

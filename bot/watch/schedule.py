@@ -33,11 +33,11 @@ from bot.ops.verbs.unprotect import end_due_leases
 from bot.ports import Cloud, Meter, NoMeter, Notifier
 from bot.refs import RepositoryKey
 from bot.state.journal import Journal
-from bot.state.records import AuditEntry, SavedManifest
+from bot.state.records import AuditEntry, SavedManifest, image_key
 from bot.state.store import JsonObject
 from bot.text import plural
 from bot.watch.previews import Previews
-from bot.watch.reconcile import Reconciler, ReconcileSummary
+from bot.watch.reconcile import Reconciler, ReconcileSummary, Resolution, resolve_alert
 from bot.watch.scan import RepositoryResult, ScanOptions, ScanReport, scan
 
 log = logging.getLogger(__name__)
@@ -160,8 +160,11 @@ class Scheduler:
             await deps.store.put(LAST_SCAN, last_scan_summary(report))
             reconciled = await self.reconciler.reconcile(report)
             ended = await end_due_leases(deps)
-            for result in ended:
-                await self._tell_lease_ended(result)
+            if ended:  # their keep tags are gone: what is at risk again is alerted at once
+                report = await self.scan()
+                for result in ended:
+                    await self._tell_lease_ended(result, report)
+                reconciled = reconciled.merged(await self.reconciler.reconcile(report))
             interrupted = await record_interrupted(deps)
             await self.previews.schedule([r.key for r in report.repositories if r.policy != "none"])
             await self.previews.run_due()
@@ -213,15 +216,33 @@ class Scheduler:
                 key.name, drift.missed, drift.stale,
             )  # fmt: skip
 
-    async def _tell_lease_ended(self, result: UnprotectResult) -> None:
+    async def _tell_lease_ended(self, result: UnprotectResult, report: ScanReport) -> None:
+        """Say in the alert's thread that a protection ended, and whether the image is at risk
+        again: the reconciliation that follows reopens the alert then, with when; otherwise the
+        alert shows that the protection ended and the policy keeps the image."""
         lease = result.lease
-        if lease.channel and lease.thread_ts:
-            with contextlib.suppress(LifeguardError):
-                await self.notifier.reply(
-                    lease.channel,
-                    lease.thread_ts,
-                    f"The protection by {lease.owner} ended: {result.note}.",
+        ended = f"The protection by {lease.owner} ended: {result.note}."
+        at_risk = any(
+            r.repository == lease.repository and r.digest == lease.digest for r in report.risks
+        )
+        record = await self.deps.alerts.get(image_key(lease.repository, lease.digest))
+        with contextlib.suppress(LifeguardError):
+            if record is not None and record.state == "resolved" and not at_risk:
+                used = any(
+                    image.digest == lease.digest
+                    for result_ in report.repositories
+                    if result_.key == lease.repository
+                    for image in result_.in_use_images
                 )
+                why = "the lifecycle policy keeps it" if used else "nothing uses it any more"
+                detail = (
+                    f"the protection by {lease.owner} ended: {result.note}; "
+                    f"it is not at risk again: {why}"
+                )
+                resolution = Resolution("lease_ended", detail, lease, at=self.deps.clock())
+                await resolve_alert(self.deps.alerts, self.notifier, record, resolution)
+            elif lease.channel and lease.thread_ts:
+                await self.notifier.reply(lease.channel, lease.thread_ts, ended)
 
 
 async def save_manifests(

@@ -142,7 +142,7 @@ async def bot(
 
 def button_value(message: Any, action_id: str) -> str:
     for block in message.blocks:
-        for element in block.get("elements", []):
+        for element in [*block.get("elements", []), block.get("accessory", {})]:
             if element.get("action_id") == action_id:
                 return str(element["value"])
     raise AssertionError(f"no {action_id} button in {message.blocks}")

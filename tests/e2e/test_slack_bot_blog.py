@@ -40,11 +40,13 @@ from tests.support.slack_stub import (
 
 async def test_blog_alert_protect_refused_then_allowed(bot: Bot) -> None:
     alert = await first_alert(bot)
-    assert "webshop-assets ec1477a7420a" in alert.text
+    assert (
+        alert.text == "webshop-assets tag-1-253-0 (running in shop/web-6-x2k9) expires within 24 h"
+    )
     buttons = json.dumps(alert.blocks)
     for action_id in (PROTECT, SNOOZE, WHY):
         assert action_id in buttons
-    assert "shop/web-6-x2k9" in buttons and "tag-1-251-0" in buttons
+    assert "ec1477a7420a" in buttons and "tag-1-252-0" in buttons
     value = button_value(alert, PROTECT)
     policy_before, images_before = bot.policy(), bot.images()
 
@@ -67,12 +69,21 @@ async def test_blog_alert_protect_refused_then_allowed(bot: Bot) -> None:
     assert bot.policy() == policy_before  # the guard rule waits for confirmation
     thread_reply = bot.slack.message(ALERT_CHANNEL, proposal.response["ts"])
     token_value = button_value(thread_reply, CONFIRM_GUARD)
+    honest = await bot.slack.wait_for(
+        "chat.update", lambda c: c.args.get("ts") == alert.ts, timeout=30
+    )  # the alert itself says the keep tag alone does not shield it, with Apply
+    assert "keep tag added — not shielded until the guard rule is applied" in honest.args["text"]
+    assert button_value(bot.slack.message(ALERT_CHANNEL, alert.ts), CONFIRM_GUARD) == token_value
 
     confirmed = await bot.click(CONFIRM_GUARD, token_value, ALLOWED, thread_reply.ts)
     applied = await bot.slack.wait_for_response(url=confirmed, timeout=30)
     assert applied.body["text"] == "Guard rule applied to webshop-assets"
     assert "applied the guard rule" in json.dumps(applied.body["blocks"])
-    await bot.slack.wait_for("chat.update", lambda c: c.args.get("ts") == alert.ts, timeout=30)
+    await bot.slack.wait_for(
+        "chat.update",
+        lambda c: c.args.get("ts") == alert.ts and c.args["text"].startswith("Protected"),
+        timeout=30,
+    )
     policy = parse_policy(bot.policy())
     assert is_guard(policy.by_priority()[0], "keep-")
     assert [r.description for r in policy.by_priority()[1:]] == [
@@ -216,6 +227,9 @@ async def test_why_and_snooze_buttons_answer_in_the_thread(bot: Bot) -> None:
         "chat.postMessage", lambda c: c.args.get("thread_ts") == alert.ts, timeout=30
     )
     assert "first push" in why.args["text"] and "LG002" in why.args["text"]
+    sentence = next(b for b in alert.blocks if b.get("accessory", {}).get("action_id") == WHY)
+    said = sentence["text"]["text"].removeprefix("*Why* ")
+    assert said and said not in why.args["text"]  # More goes on from the alert's sentence
     refused = await bot.click(SNOOZE, "3600", REFUSED, alert.ts, selected=True)
     denial = await bot.slack.wait_for_response(url=refused)
     assert "may not snooze" in denial.body["text"]  # snoozing silences an alert: permission
@@ -227,7 +241,7 @@ async def test_why_and_snooze_buttons_answer_in_the_thread(bot: Bot) -> None:
     )
     assert f"<@{ALLOWED}> snoozed this" in snoozed.args["text"]
     shown = await bot.slack.wait_for("chat.update", lambda c: c.args.get("ts") == alert.ts)
-    assert f"Snoozed by <@{ALLOWED}> until" in json.dumps(shown.args["blocks"])
+    assert f"*Snoozed* by <@{ALLOWED}> until" in json.dumps(shown.args["blocks"])
     record = await bot.runtime.deps.alerts.get(
         f"123456789012/us-east-1/{REPOSITORY}@{SHARED_DIGEST}"
     )

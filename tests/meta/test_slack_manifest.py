@@ -39,4 +39,4 @@ def test_the_bot_listens_for_what_the_manifest_declares() -> None:
         mode="socket",
     )
     listeners = runtime.app._async_listeners
-    assert len(listeners) == 1 + 4 + 3 + 1  # /ecr, image buttons, confirmations, App Home
+    assert len(listeners) == 1 + 5 + 3 + 1  # /ecr, image buttons, confirmations, App Home

@@ -325,16 +325,18 @@ def edited_blog_policy() -> str:
 
 
 def action_ids(message: Any) -> list[str]:
-    return [
-        element["action_id"]
-        for block in message.blocks
-        if block["type"] == "actions"
-        for element in block["elements"]
-    ]
+    """The action ids of a message's buttons and menus, in order (section accessories too)."""
+    found = []
+    for block in message.blocks:
+        if block["type"] == "actions":
+            found += [element["action_id"] for element in block["elements"]]
+        elif "action_id" in block.get("accessory", {}):
+            found.append(block["accessory"]["action_id"])
+    return found
 
 
 def section_texts(message: Any) -> list[str]:
-    return [b["text"]["text"] for b in message.blocks if b["type"] == "section"]
+    return [b["text"]["text"] for b in message.blocks if b["type"] == "section" and "text" in b]
 
 
 def header_text(message: Any) -> str:

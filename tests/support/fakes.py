@@ -271,7 +271,7 @@ class RecordingNotifier:
     """:class:`bot.ports.Notifier` that remembers what it showed."""
 
     posted: list[tuple[str, Risk]] = field(default_factory=list)
-    updated: list[tuple[AlertRecord, Risk]] = field(default_factory=list)
+    updated: list[tuple[AlertRecord, Risk | None]] = field(default_factory=list)
     resolved: list[tuple[AlertRecord, Resolution]] = field(default_factory=list)
     replies: list[tuple[str, str, str]] = field(default_factory=list)
     messages: list[tuple[str, dict[str, object]]] = field(default_factory=list)
@@ -284,7 +284,7 @@ class RecordingNotifier:
         self.posted.append((channel, risk))
         return channel, f"{1_700_000_000 + len(self.posted)}.000100"
 
-    async def update_alert(self, record: AlertRecord, risk: Risk, now: float) -> None:
+    async def update_alert(self, record: AlertRecord, risk: Risk | None, now: float) -> None:
         self.updated.append((record, risk))
 
     async def resolve_alert(self, record: AlertRecord, resolution: Resolution) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.blocks import replies
+from bot.blocks.common import split_sentence
 from bot.diagnose.verdict import Diagnosis
 from bot.errors import CommandError
 from bot.lifecycle.explain import Explainer
@@ -44,10 +45,14 @@ async def run(call: Call, args: ImageButton) -> Explained | Diagnosis:
 
 
 def present(result: Explained | Diagnosis) -> Reply:
-    """The explanation, in the alert's thread for everyone."""
+    """The reasoning beyond the alert's one sentence (not repeated), in the alert's thread for
+    everyone."""
     if isinstance(result, Diagnosis):
         return Reply(replies.diagnosis_reply(result), [result.summary], public=True)
-    text = f"*Why {short_digest(result.digest)}*: {result.explanation}"
+    _, rest = split_sentence(result.explanation)
+    text = f"*More on why {short_digest(result.digest)}*: " + (
+        rest or "the alert's sentence is the whole reasoning."
+    )
     if result.advice:
         text += "\n\n*About the policy*\n" + "\n".join(f"• {a}" for a in result.advice)
     return Reply(replies.text_reply(text), [result.explanation, *result.advice], public=True)

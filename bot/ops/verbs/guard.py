@@ -59,7 +59,9 @@ async def run(call: Call, args: Answer) -> GuardApplied:
     shielding = shielding_of(call, parse_policy(pending.after), images, pending.digest)
     if shielding.shielded and deps.notifier is not None:
         for lease in await deps.leases.active(key.name):
-            await resolve_protected(deps.alerts, deps.leases, deps.notifier, key, lease.digest)
+            await resolve_protected(
+                deps.alerts, deps.leases, deps.notifier, key, lease.digest, now=deps.clock()
+            )
     applied = PolicyChange(key, info.text, pending.after)
     return GuardApplied(applied, shielding, call.actor.label, change.recorded, change.note)
 

@@ -10,14 +10,16 @@ expiry wins and both reasons are kept.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot.blocks import replies
+from bot.blocks.alerts import guard_changes
 from bot.durations import FORMS, format_duration, parse_duration
-from bot.errors import CommandError, UsageError
+from bot.errors import CommandError, LifeguardError, UsageError
 from bot.lifecycle.evaluate import evaluate
 from bot.lifecycle.explain import Explainer
 from bot.lifecycle.guard import has_guard, is_guard, keep_tag, with_guard
@@ -33,7 +35,8 @@ from bot.ops.results import PolicyChange, ProtectResult, Shielding
 from bot.ops.verb import Pending, Reply, Verb
 from bot.ports import Registry, Repository
 from bot.refs import ImageRef
-from bot.state.records import GuardChange, Lease
+from bot.state.records import GuardChange, GuardPending, Lease
+from bot.watch.reconcile import resolve_protected, show_guard_pending
 
 UNIT_WORDS = {"w", "d", "h", "m", "s", "week", "weeks", "day", "days", "hour", "hours"}
 
@@ -139,6 +142,7 @@ async def run(call: Call, args: Protect) -> ProtectResult:
         images = [i if i.digest != image.digest else image for i in located.images]
         policy = outcome.policy
         shielding = shielding_of(call, policy, images, image.digest) if policy else None
+    await _show_on_alert(call, lease, outcome, planned, shielding)
     return ProtectResult(
         lease,
         added,
@@ -272,6 +276,36 @@ async def _apply_automatically(
         detail="guard rule for protected images",
     )
     return GuardOutcome(policy_change, True, planned.guarded)
+
+
+async def _show_on_alert(
+    call: Call,
+    lease: Lease,
+    outcome: GuardOutcome,
+    planned: GuardPlan | None,
+    shielding: Shielding | None,
+) -> None:
+    """Say on the image's open alert what the protection did: shielded (the alert ends), or the
+    keep tag on while the guard rule waits (Apply on the alert). Slack failing changes nothing."""
+    deps = call.deps
+    if deps.notifier is None:
+        return
+    token = outcome.change.token if outcome.change else None
+    with contextlib.suppress(LifeguardError):
+        if token and planned is not None and planned.guarded is not None:
+            prefix = deps.settings.protect.tag_prefix
+            guard = GuardPending(
+                owner=lease.owner,
+                until=lease.until,
+                keep_tag=lease.keep_tag,
+                token=token,
+                changes=guard_changes(planned.policy, planned.guarded, prefix),
+            )
+            await show_guard_pending(deps.alerts, deps.notifier, lease.repository, lease.digest,
+                                     guard, now=deps.clock())  # fmt: skip
+        elif shielding is not None and shielding.shielded:
+            await resolve_protected(deps.alerts, deps.leases, deps.notifier, lease.repository,
+                                    lease.digest, now=deps.clock())  # fmt: skip
 
 
 def policy_sha(text: str) -> str:

@@ -54,8 +54,10 @@ async def test_one_alert_with_three_buttons_and_never_twice(blog: Blog, fake: Ec
     assert summary.ran and summary.problems == ()
     assert (summary.risks, summary.posted, summary.unrouted) == (1, 1, 0)
     [message] = blog.stub.messages(CHANNEL_ID)
-    assert f"{BLOG_REPOSITORY} {SHORT}" in header_text(message)
-    assert action_ids(message) == ["lg_protect", "lg_snooze", "lg_why"]
+    # The release tag people search for, and the consumer, name the alert.
+    assert f"{BLOG_REPOSITORY} tag-1-253-0 (named by shop/web-6-x2k9" in header_text(message)
+    assert message.text.startswith(f"{BLOG_REPOSITORY} tag-1-253-0 (named by shop/web-6-x2k9")
+    assert action_ids(message) == ["lg_why", "lg_protect", "lg_snooze"]
     [buttons] = [b["elements"] for b in message.blocks if b["type"] == "actions"]
     assert buttons[0]["text"]["text"].startswith("Protect 7")
     assert buttons[1]["type"] == "static_select"  # snooze for a while, never past ECR's action
@@ -64,7 +66,8 @@ async def test_one_alert_with_three_buttons_and_never_twice(blog: Blog, fake: Ec
         "4 hours",
         "until ECR may act",
     ]
-    assert buttons[2]["text"]["text"] == "Why?"
+    [more] = [b["accessory"] for b in message.blocks if "accessory" in b]
+    assert more["text"]["text"] == "More"  # the Why sentence's full reasoning
     assert SHARED_DIGEST in json.dumps(message.blocks)
     record = await deps.alerts.get(SHARED_KEY)
     assert record is not None and (record.channel, record.ts) == (CHANNEL_ID, message.ts)
@@ -118,13 +121,14 @@ async def test_protecting_resolves_the_alert_in_place_and_the_lease_end_reopens_
 
     summary = await loop.cycle()  # applying the guard rule resolved the alert already
     assert (summary.risks, summary.posted, summary.resolved) == (0, 0, 0)
-    [update] = blog.stub.calls_to("chat.update")
-    assert update.args["ts"] == record.ts
+    pending, protected = blog.stub.calls_to("chat.update")  # keep tag added, then shielded
+    assert pending.args["ts"] == protected.args["ts"] == record.ts
+    assert "not shielded until the guard rule is applied" in pending.args["text"]
     [message] = blog.stub.messages(CHANNEL_ID)
     assert message.ts == record.ts and message.edited is not None
-    assert header_text(message) == f"🛡️ Protected: {BLOG_REPOSITORY} {SHORT}"
+    assert header_text(message).startswith(f"🛡️ Protected: {BLOG_REPOSITORY} tag-1-253-0 (")
     assert "Protected by" in section_texts(message)[0]
-    assert "lg_protect" not in action_ids(message)
+    assert action_ids(message) == ["lg_unprotect"]
     [reply] = blog.stub.replies(CHANNEL_ID, record.ts)
     assert "Protected" in reply.text
     resolved = await deps.alerts.get(SHARED_KEY)
@@ -133,19 +137,18 @@ async def test_protecting_resolves_the_alert_in_place_and_the_lease_end_reopens_
     assert (await loop.cycle()).resolved == 0  # a resolved alert is not revisited
 
     blog.clock.advance(7 * DAY + 60)  # the lease ends: its keep tag goes, in the thread
-    ended = await loop.cycle()
+    ended = await loop.cycle()  # at risk again at once: the same thread, updated in place
     assert ended.leases_ended == 1
     assert (
         keep_tag_of(SHARED_DIGEST) not in tags_by_digest(blog.ecr, BLOG_REPOSITORY)[SHARED_DIGEST]
     )
+    assert (ended.posted, ended.risks) == (1, 1)
     texts = [r.text for r in blog.stub.replies(CHANNEL_ID, record.ts)]
-    assert texts[-1] == f"The protection by <@U0ALICE> ended: keep-{SHORT} removed."
-
-    reopened = await loop.cycle()  # at risk again: the same thread, updated in place
-    assert (reopened.posted, reopened.risks) == (1, 1)
+    assert texts[-2] == f"The protection by <@U0ALICE> ended: keep-{SHORT} removed."
+    assert texts[-1] == "At risk again: rule 2 expires it at ECR's next run, within 24 hours."
     assert [m.ts for m in blog.stub.messages(CHANNEL_ID)] == [record.ts]
-    assert blog.stub.replies(CHANNEL_ID, record.ts)[-1].text == "At risk again."
-    assert action_ids(blog.stub.message(CHANNEL_ID, record.ts))[0] == "lg_protect"
+    assert "lg_protect" in action_ids(blog.stub.message(CHANNEL_ID, record.ts))
+    assert (await loop.cycle()).posted == 0
     again = await deps.alerts.get(SHARED_KEY)
     assert again is not None and again.state == "open"
 
@@ -166,8 +169,10 @@ async def test_a_deleted_image_gets_a_restore_button_and_can_be_restored(
     summary = await loop.cycle()
     assert (summary.risks, summary.resolved) == (0, 1)
     message = blog.stub.message(CHANNEL_ID, record.ts)
-    assert header_text(message) == f"🗑️ Deleted: {BLOG_REPOSITORY} {SHORT}"
+    assert header_text(message).startswith(f"🗑️ Deleted: {BLOG_REPOSITORY} tag-1-253-0 (")
     assert action_ids(message) == ["lg_restore", "lg_why"]
+    what_fails = "\n".join(section_texts(message))
+    assert "What will now fail" in what_fails and "shop/web-6-x2k9" in what_fails
     deleted = await deps.alerts.get(SHARED_KEY)
     assert deleted is not None and deleted.state == "deleted"
 
@@ -309,8 +314,8 @@ async def test_the_resolved_alert_mentions_who_protected_the_image(stub: SlackSt
         posted_at=T0,
     )
     await notifier.resolve_alert(record, Resolution("protected", "protected by <@U0ALICE>"))
-    [section] = section_texts(stub.message(CHANNEL_ID, ts))
-    assert "<@U0ALICE>" in section
+    state = section_texts(stub.message(CHANNEL_ID, ts))[0]  # the state comes first
+    assert state.startswith("🛡️ *Protected.*") and "<@U0ALICE>" in state
 
 
 async def test_the_scheduler_lock_is_taken_over_within_one_lock_period(

@@ -388,9 +388,11 @@ async def test_an_in_use_image_deleted_gets_an_urgent_message_with_restore(bench
         bench.send(delete_event(unused, "old"))
         bench.send(delete_event(v1, "v1"))
         await until(lambda: len(bench.handled) == 3)
-    [urgent] = posts(bench, containing="In-use image deleted")  # nothing for the unused one
+    [urgent] = posts(bench, containing="lg_restore")  # nothing for the unused one
     blocks = json.dumps(urgent.args["blocks"])
-    assert "In-use image deleted" in urgent.args["text"] and "lg_restore" in blocks
+    assert (
+        urgent.args["text"].startswith("Deleted: shop/web v1 (") and "What will now fail" in blocks
+    )
     assert "shop/web (running)" in blocks and v1 in blocks
 
 
@@ -409,7 +411,7 @@ async def test_a_policy_change_posts_its_blast_radius(bench: Bench) -> None:
     assert "1 in-use image now at risk" in blast[0].args["text"]
     assert "In use, and now at risk" in text and v1[7:19] in text
     assert "arn:aws:iam::111111111111" not in text and "alice" in text
-    alerts = posts(bench, containing="In-use image at risk")
+    alerts = posts(bench, containing="lg_protect")
     assert len(alerts) == 1  # and the alert itself
 
 
@@ -584,8 +586,8 @@ async def test_a_lifecycle_run_is_evidence_why_missing_answers_at_once(bench: Be
     async with consuming(bench):
         bench.send(lifecycle_run_event(v1, ["v1"]))
         await until(lambda: len(bench.handled) == 1)
-    [urgent] = posts(bench, containing="In-use image deleted")
-    assert "Deleted by lifecycle rule 1." in json.dumps(urgent.args)
+    [urgent] = posts(bench, containing="lg_restore")
+    assert "Deleted by lifecycle rule 1*, noticed" in json.dumps(urgent.args)
     ops = Ops(bench.deps())
     # CloudTrail (a closed endpoint here) has nothing yet: the stored evidence answers.
     reply = await ops.run(parse_command(f"why-missing {REPO}:v1"), Actor("U0ANY", "C0OPS"))
