@@ -14,8 +14,8 @@ from bot.blocks.common import (
     escape_keeping_mentions,
     header,
     section,
+    slack_date,
 )
-from bot.blocks.replies import slack_time
 from bot.refs import RepositoryKey
 from bot.state.records import Lease
 from bot.state.store import JsonObject
@@ -87,7 +87,7 @@ def unprotected_risks(last_scan: JsonObject, leases: list[Lease]) -> tuple[list[
 
 def _risks(last_scan: JsonObject, risks: list[JsonObject]) -> list[Block]:
     repositories = plural(int(last_scan["repositories"]), "repository", "repositories")
-    scanned = f"Last scan {slack_time(float(last_scan['at']))}, {repositories}."
+    scanned = f"Last scan {slack_date(float(last_scan['at']))}, {repositories}."
     if not risks:
         return [section(f"*No in-use image is at risk.* {scanned}")]
     by_repository: dict[str, list[JsonObject]] = defaultdict(list)
@@ -110,7 +110,7 @@ def _leases(leases: list[Lease], now: float) -> list[Block]:
         return [section("*Protections:* none.")]
     lines = [
         f"• `{escape(lease.repository.name)}@{short_digest(lease.digest)}` by "
-        f"{escape_keeping_mentions(lease.owner)}, ends {slack_time(lease.until)}"
+        f"{escape_keeping_mentions(lease.owner)}, ends {slack_date(lease.until)}"
         + (f": {escape(lease.reason)}" if lease.reason else "")
         for lease in leases[:30]
     ]

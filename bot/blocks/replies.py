@@ -25,13 +25,14 @@ from bot.blocks.common import (
     header,
     message,
     section,
+    slack_date,
     token_value,
 )
+from bot.blocks.subject import is_version_like, order_tags
 from bot.diagnose.verdict import Diagnosis
 from bot.errors import Explanation
 from bot.lifecycle.decisions import Outcome
 from bot.lifecycle.explain import Explainer, describe_rule
-from bot.lifecycle.firstpush import Version
 from bot.lifecycle.guard import GUARD_DAYS
 from bot.lifecycle.parse import parse_policy
 from bot.lifecycle.policy import Rule
@@ -106,7 +107,7 @@ def plan_reply(result: PlanResult) -> dict[str, Any]:
         section(
             f"{counts[Outcome.EXPIRE]} to expire, {counts[Outcome.TRANSITION]} to archive, "
             f"{counts[Outcome.BLOCKED]} blocked by an index, {counts[Outcome.KEEP]} kept "
-            f"({plural(len(evaluation.decisions), 'image')}, {slack_time(evaluation.now)})."
+            f"({plural(len(evaluation.decisions), 'image')}, {slack_date(evaluation.now)})."
         ),
     ]
     for summary in evaluation.rules:
@@ -158,7 +159,7 @@ def at_risk_reply(report: ScanReport) -> dict[str, Any]:
 def diagnosis_reply(diagnosis: Diagnosis) -> dict[str, Any]:
     """The why-missing verdict with evidence and suggestions."""
     evidence = sorted(diagnosis.evidence, key=lambda e: (e.at is None, e.at or 0.0))
-    lines = [(f"{slack_time(e.at)}: " if e.at else "") + escape(e.text) for e in evidence]
+    lines = [(f"{slack_date(e.at)}: " if e.at else "") + escape(e.text) for e in evidence]
     blocks: list[Block] = [
         header(f"{diagnosis.verdict.value}: {diagnosis.ref}"[:150]),
         section(escape(diagnosis.summary)),
@@ -350,7 +351,7 @@ def unprotect_reply(result: UnprotectResult) -> dict[str, Any]:
         section(outcome),
         context(
             f"It was protected by {escape_keeping_mentions(lease.owner)} until "
-            f"{slack_time(lease.until)}{reason} · digest `{short_digest(lease.digest)}`"
+            f"{slack_date(lease.until)}{reason} · digest `{short_digest(lease.digest)}`"
         ),
         *_record_note(result.record_note),
     ]
@@ -473,7 +474,7 @@ def protections_reply(leases: list[Lease], now: float) -> dict[str, Any]:
         return text_reply("No image is protected.")
     lines = [
         f"• `{escape(lease.repository.name)}@{short_digest(lease.digest)}` by "
-        f"{escape_keeping_mentions(lease.owner)} until {slack_time(lease.until)}"
+        f"{escape_keeping_mentions(lease.owner)} until {slack_date(lease.until)}"
         + (f": {escape(lease.reason)}" if lease.reason else "")
         for lease in leases[:40]
     ]
@@ -494,7 +495,7 @@ def audit_line(entry: AuditEntry) -> str:
     where = (entry.repository or "") + (f"@{short_digest(entry.digest)}" if entry.digest else "")
     detail = f": {entry.detail}" if entry.detail else ""
     return (
-        f"{slack_time(entry.at)} {escape_keeping_mentions(entry.actor)} "
+        f"{slack_date(entry.at)} {escape_keeping_mentions(entry.actor)} "
         f"*{escape(entry.action)}* {escape(where)} → {escape(entry.result)}"
         + escape_keeping_mentions(detail)[:200]
     )
@@ -535,16 +536,6 @@ def denied_reply(reason: str) -> dict[str, Any]:
 # Shared helpers of the replies (the lead may move them to bot/blocks/common.py).
 
 
-def slack_time(instant: float) -> str:
-    """A time each reader sees in their own time zone (UTC where Slack cannot convert it).
-
-    Example:
-        >>> slack_time(1671098240.0)
-        '<!date^1671098240^{date_short_pretty} {time}|2022-12-15 09:57 UTC>'
-    """
-    return f"<!date^{int(instant)}^{{date_short_pretty}} {{time}}|{human(instant)}>"
-
-
 def release_tag(tags: Iterable[str], digest: str = "") -> str | None:
     """The tag people know an image by: its most specific, newest version-like tag, else its
     first tag that is not a commit (``git-…``); never its keep tag (which ends in the digest's
@@ -558,9 +549,9 @@ def release_tag(tags: Iterable[str], digest: str = "") -> str | None:
     """
     short = short_digest(digest)
     candidates = [tag for tag in tags if not (short and tag.endswith(short))]
-    versions = [version for version in map(Version.of, candidates) if version is not None]
+    versions = [tag for tag in order_tags(candidates) if is_version_like(tag)]
     if versions:
-        return max(versions, key=lambda v: (len(v.numbers), v.numbers)).tag
+        return versions[0]
     named = [tag for tag in candidates if not tag.startswith("git-")] or candidates
     return named[0] if named else None
 
@@ -598,5 +589,5 @@ def _as_is(text: str) -> str:
     return text
 
 
-SLACK = Style(escape, lambda text: f"`{escape(text)}`", escape_keeping_mentions, slack_time)
+SLACK = Style(escape, lambda text: f"`{escape(text)}`", escape_keeping_mentions, slack_date)
 PLAIN = Style(_as_is, _as_is, _as_is, human)

@@ -21,7 +21,7 @@ from bot.ops.verbs import protect, restore
 from bot.ops.verbs.retag import Answer
 from bot.state.records import Lease, SavedManifest
 from tests.functional.conftest import DAY, NOW, World
-from tests.support.block_limits import block_kit_problems, first_line
+from tests.support.blockkit import block_kit_problems, first_line
 
 ALICE = Actor("U0ALICE", "C0OPS")
 RELEASE = ("git-325dc21f", "git-684254dd", "tag-1-252-0", "tag-1-253-0")

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 
 MAX_BLOCKS = 50
+MAX_HOME_BLOCKS = 100
 MAX_SECTION_TEXT = 3000
 MAX_FIELD_TEXT = 2000
 MAX_FIELDS = 10
@@ -34,15 +35,16 @@ _DATE_TOKEN = re.compile(
 _LINK = re.compile(r"<(https?://[^|>\s]+)\|([^>]+)>")
 
 
-def block_kit_problems(payload: dict[str, Any]) -> list[str]:
-    """Every Block Kit limit the message breaks."""
+def block_kit_problems(payload: dict[str, Any], *, home: bool = False) -> list[str]:
+    """Every Block Kit limit the message (``home``: the App Home view) breaks."""
     problems: list[str] = []
     text = payload.get("text")
-    if not isinstance(text, str) or not text.strip():
+    if not home and (not isinstance(text, str) or not text.strip()):
         problems.append("no `text` fallback (notifications and screen readers need it)")
     blocks = payload.get("blocks", [])
-    if len(blocks) > MAX_BLOCKS:
-        problems.append(f"{len(blocks)} blocks (at most {MAX_BLOCKS})")
+    limit = MAX_HOME_BLOCKS if home else MAX_BLOCKS
+    if len(blocks) > limit:
+        problems.append(f"{len(blocks)} blocks (at most {limit})")
     ids: list[str] = []
     for index, block in enumerate(blocks):
         problems += [f"block {index} ({block.get('type')}): {p}" for p in _block(block, ids)]
@@ -193,3 +195,10 @@ def header_of(payload: dict[str, Any]) -> str:
     [block] = [b for b in payload.get("blocks", []) if b.get("type") == "header"]
     text: str = block["text"]["text"]
     return text
+
+
+def first_line(payload: dict[str, Any]) -> str:
+    """The first line a reader sees: the first block's text."""
+    block = payload["blocks"][0]
+    text = block["text"]["text"] if "text" in block else block["elements"][0]["text"]
+    return str(text).split("\n", 1)[0]

@@ -11,7 +11,7 @@ from bot.ops.home import home_view
 from bot.refs import ImageRef
 from bot.watch.schedule import LAST_SCAN
 from tests.integration.bot.conftest import Blog
-from tests.support.block_limits import block_kit_problems
+from tests.support.blockkit import block_kit_problems
 from tests.support.blog import REPOSITORY as BLOG_REPOSITORY
 from tests.support.blog import SHARED_DIGEST
 from tests.support.bot_kit import ALICE, SHORT, Verbs
