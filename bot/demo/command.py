@@ -241,7 +241,7 @@ def introduce(console: Console, aws: Emulator, slack: SlackTarget | None) -> Non
         + (" but the posts to Slack." if slack else "."),
         f"Slack: {where}.",
         f'The scene, from the blog post "The mysterious case of the missing ECR image": '
-        f"{REPOSITORY} holds 17 images and the policy \"Keep last 5 production images\"; the "
+        f'{REPOSITORY} holds 17 images and the policy "Keep last 5 production images"; the '
         f"ECS service prod/checkout and the Kubernetes Deployment shop/web run {RUNNING_TAG}. "
         f"{COPY} is the same, unprotected. The clock starts at {human(START)}.",
     ):
@@ -255,7 +255,7 @@ def conclude(console: Console, elapsed: float, simulated: float) -> None:
     for line in (
         "• Your own account, read-only: `ecr-lifeguard scan` lists the in-use images your "
         "lifecycle policies will delete.",
-        "• Into a cluster: see \"Install into a cluster\" in the README (the Slack app from "
+        '• Into a cluster: see "Install into a cluster" in the README (the Slack app from '
         "slack/manifest.yml, the stack in deploy/aws/, the chart in helm/ecr-lifeguard/).",
         "• In your Slack: SLACK_BOT_TOKEN=xoxb-… ecr-lifeguard demo --slack --channel '#demo'",
     ):

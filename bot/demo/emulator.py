@@ -101,7 +101,10 @@ class Unoffered:
         body = json.dumps(
             {"__type": "UnknownOperationException", "message": f"{operation} is not offered"}
         ).encode()
-        headers = [("Content-Type", "application/x-amz-json-1.1"), ("Content-Length", f"{len(body)}")]
+        headers = [
+            ("Content-Type", "application/x-amz-json-1.1"),
+            ("Content-Length", f"{len(body)}"),
+        ]
         start_response("400 Bad Request", headers)
         return [body]
 
@@ -115,8 +118,8 @@ def serve(host: str = "127.0.0.1") -> tuple[Any, threading.Thread]:
     )
     from werkzeug.serving import make_server  # noqa: PLC0415 (comes with moto's server)
 
-    class QuietHandler(MotoRequestHandler):  # type: ignore[misc]
-        def log(self, type: str, message: str, *args: Any) -> None:  # noqa: A002
+    class QuietHandler(MotoRequestHandler):
+        def log(self, type: str, message: str, *args: Any) -> None:
             """Requests and moto's own errors are not the demo's output."""
 
     app = Unoffered(DomainDispatcherApplication(create_backend_app), UNOFFERED)
@@ -164,7 +167,7 @@ class Emulator:
         """Give a running task's containers the digests ECS resolved when it started."""
         from moto.ecs.models import ecs_backends  # noqa: PLC0415 (an optional extra)
 
-        task = ecs_backends[ACCOUNT][REGION].tasks[cluster][task_arn]
+        task: Any = ecs_backends[ACCOUNT][REGION].tasks[cluster][task_arn]
         for container, digest in zip(task.containers, digests, strict=False):
             container.image_digest = digest
 

@@ -166,6 +166,4 @@ def message_renderable(payload: Mapping[str, Any], title: str) -> Panel:
     shown = [r for r in (block_renderable(b) for b in blocks) if r is not None]
     if not shown:
         shown = [mrkdwn(str(payload.get("text", "")))]
-    return Panel(
-        Group(*shown), title=title, title_align="left", box=box.ROUNDED, padding=(0, 1)
-    )
+    return Panel(Group(*shown), title=title, title_align="left", box=box.ROUNDED, padding=(0, 1))

@@ -29,7 +29,14 @@ from rich.text import Text
 from bot.demo.emulator import Emulator
 from bot.demo.event_queue import MemoryQueue
 from bot.demo.events import Expired, lifecycle_run_event, push_event
-from bot.demo.scene import COPY, REPOSITORY, ROLLBACK_TAG, RUNNING_TAG, image_manifest
+from bot.demo.scene import (
+    COPY,
+    OCI_MANIFEST,
+    REPOSITORY,
+    ROLLBACK_TAG,
+    RUNNING_TAG,
+    image_manifest,
+)
 from bot.demo.scene import manifest_digest as digest_of
 from bot.lifecycle.evaluate import evaluate
 from bot.lifecycle.parse import parse_policy
@@ -145,9 +152,8 @@ class Story:
             registry = cloud.registry_for(self.world.key)
             repository = Repository(self.world.key, "", "")
             await registry.put_manifest(
-                repository, Manifest(digest, manifest, "application/vnd.oci.image.manifest.v1+json"),
-                NEW_TAG,
-            )  # fmt: skip
+                repository, Manifest(digest, manifest, OCI_MANIFEST), NEW_TAG
+            )
         self.world.aws.set_pushed_at(REPOSITORY, digest, self.world.clock())
         await self.deliver(push_event(REPOSITORY, digest, NEW_TAG, at=self.world.clock()))
 

@@ -15,7 +15,7 @@ import io
 import itertools
 import sys
 from collections.abc import Sequence
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 from rich.console import Console
 
@@ -67,7 +67,7 @@ def demo_console(target: TextIO | None = None) -> Console:
     probe = Console(file=stream)
     width = min(probe.width, WIDTH) if probe.is_terminal else WIDTH
     return Console(
-        file=LineStripper(stream),
+        file=cast(TextIO, LineStripper(stream)),
         width=width,
         force_terminal=probe.is_terminal,
         highlight=False,
