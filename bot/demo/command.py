@@ -136,6 +136,7 @@ def demo_settings(channel: str, state: Path, slack: SlackTarget | None) -> Setti
 def run_demo(args: argparse.Namespace) -> Exit:
     """``ecr-lifeguard demo``: exit 0 when the story was told; Ctrl-C or SIGTERM stop it."""
     started = time.monotonic()
+    signal.signal(signal.SIGTERM, _interrupt)  # before the event loop takes over
     require_emulator()
     slack = slack_target(args, dict(os.environ))
     console = demo_console()
@@ -144,6 +145,10 @@ def run_demo(args: argparse.Namespace) -> Exit:
     except asyncio.CancelledError:
         raise KeyboardInterrupt from None
     return Exit.OK
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 async def _until_signalled(work: Any) -> None:
@@ -162,7 +167,7 @@ async def tell(console: Console, slack: SlackTarget | None, started: float) -> N
         settings = demo_settings(channel, Path(state), slack)
         with Emulator.started() as aws:
             introduce(console, aws, slack)
-            await asyncio.to_thread(set_scene, aws)
+            await set_scene(aws, settings.aws)
             async with running_bot(console, aws, settings, slack) as world:
                 await Story(world, console).tell()
     conclude(console, time.monotonic() - started, world.clock())

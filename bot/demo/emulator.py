@@ -11,8 +11,7 @@ serialise. This is the only module of the product that imports moto.
 
 Example::
 
-    with Emulator.started() as aws:
-        ecr = aws.client("ecr")              # boto3, against the emulator
+    with Emulator.started() as aws:          # AWS_ENDPOINT_URL is now aws.endpoint
         aws.set_pushed_at("app", digest, 1_671_796_800.0)
 """
 
@@ -32,6 +31,7 @@ REGION = "us-east-1"
 REGISTRY_HOST = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com"
 # ECS service-revision APIs: moto 5.2 lacks them (the ECS adapter then reads task definitions).
 UNOFFERED = frozenset({"ListServiceDeployments", "DescribeServiceRevisions"})
+POLL_SECONDS = 0.1  # how soon the server notices it is asked to stop
 EXTRA_NEEDED = "the demo needs the demo extra: pip install 'ecr-lifeguard[demo]'"
 
 
@@ -124,7 +124,9 @@ def serve(host: str = "127.0.0.1") -> tuple[Any, threading.Thread]:
 
     app = Unoffered(DomainDispatcherApplication(create_backend_app), UNOFFERED)
     server = make_server(host, 0, app, threaded=True, request_handler=QuietHandler)
-    thread = threading.Thread(target=server.serve_forever, name="aws-emulator", daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, args=(POLL_SECONDS,), name="aws-emulator", daemon=True
+    )
     thread.start()
     return server, thread
 
@@ -152,12 +154,6 @@ class Emulator:
         finally:
             server.shutdown()
             thread.join(timeout=5)
-
-    def client(self, service: str) -> Any:
-        """A boto3 client of the emulator (for setting the scene, not for the bot's own calls)."""
-        import boto3  # noqa: PLC0415 (comes with moto)
-
-        return boto3.client(service, region_name=REGION, endpoint_url=self.endpoint)
 
     def set_pushed_at(self, repository: str, digest: str, pushed_at: float) -> None:
         """Backdate an image's ``imagePushedAt`` (moto stamps the wall-clock time of the push)."""

@@ -11,20 +11,25 @@ and policy and is not protected: the lifecycle run of the story deletes from it.
 Example::
 
     with Emulator.started() as aws:
-        scene = set_scene(aws)
+        scene = await set_scene(aws, settings.aws)
         scene.digest("tag-1-253-0")     # 'sha256:ec1477a7420a…'
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from importlib.resources import files
 from typing import Any
 
 from bot.demo.emulator import REGISTRY_HOST, Emulator
+from bot.edge.aws.clients import AwsClients, targets
+from bot.settings import AwsSettings
 
 REPOSITORY = "webshop-assets"
 COPY = "webshop-assets-copy"
@@ -111,57 +116,78 @@ class Scene:
         return self.by_tag[tag]
 
 
-def set_scene(aws: Emulator) -> Scene:
-    """Create both repositories and the ECS service; return what was made."""
+Call = Callable[..., Awaitable[Any]]
+
+
+async def set_scene(aws: Emulator, settings: AwsSettings) -> Scene:
+    """Create both repositories and the ECS service through the emulator's API; return them."""
     scene = Scene()
-    ecr = aws.client("ecr")
-    for name in (REPOSITORY, COPY):
-        scene.by_tag = load_repository(aws, ecr, name)
-    scene.task_arn = start_service(aws, aws.client("ecs"), scene)
+    async with AwsClients(settings) as clients:
+        call = partial(clients.call, targets(settings)[0])
+        for name in (REPOSITORY, COPY):
+            scene.by_tag = await load_repository(aws, call, name)
+        scene.task_arn = await start_service(aws, call, scene)
     return scene
 
 
-def load_repository(aws: Emulator, ecr: Any, name: str) -> dict[str, str]:
+async def load_repository(aws: Emulator, call: Call, name: str) -> dict[str, str]:
     """Create a repository with the blog's images (digests, push times) and policy."""
-    ecr.create_repository(repositoryName=name)
-    by_tag: dict[str, str] = {}
-    for detail in json.loads(scenario_text("images.json"))["imageDetails"]:
-        digest = detail["imageDigest"]
-        for tag in detail.get("imageTags") or [None]:
-            params: dict[str, Any] = {
-                "repositoryName": name,
-                "imageManifest": image_manifest(digest),
-                "imageDigest": digest,
-                "imageManifestMediaType": detail["imageManifestMediaType"],
-            }
-            if tag is not None:
-                params["imageTag"] = tag
-                by_tag[tag] = digest
-            ecr.put_image(**params)
-        pushed = datetime.fromisoformat(detail["imagePushedAt"]).timestamp()
-        aws.set_pushed_at(name, digest, pushed)
-    ecr.put_lifecycle_policy(repositoryName=name, lifecyclePolicyText=scenario_text("policy.json"))
-    return by_tag
+    await call("ecr", "create_repository", repositoryName=name)
+    details = json.loads(scenario_text("images.json"))["imageDetails"]
+    pushed = await asyncio.gather(*(_push(aws, call, name, detail) for detail in details))
+    policy = scenario_text("policy.json")
+    await call("ecr", "put_lifecycle_policy", repositoryName=name, lifecyclePolicyText=policy)
+    return {tag: digest for tags in pushed for tag, digest in tags.items()}
 
 
-def start_service(aws: Emulator, ecs: Any, scene: Scene) -> str:
+async def _push(aws: Emulator, call: Call, name: str, detail: dict[str, Any]) -> dict[str, str]:
+    """Push one image of the example under each of its tags, then backdate it."""
+    digest = detail["imageDigest"]
+    tags: list[str | None] = detail.get("imageTags") or [None]
+    for tag in tags:
+        params: dict[str, Any] = {
+            "repositoryName": name,
+            "imageManifest": image_manifest(digest),
+            "imageDigest": digest,
+            "imageManifestMediaType": detail["imageManifestMediaType"],
+        }
+        if tag is not None:
+            params["imageTag"] = tag
+        await call("ecr", "put_image", **params)
+    aws.set_pushed_at(name, digest, datetime.fromisoformat(detail["imagePushedAt"]).timestamp())
+    return {tag: digest for tag in tags if tag is not None}
+
+
+async def start_service(aws: Emulator, call: Call, scene: Scene) -> str:
     """``prod/checkout`` on task definition ``checkout:2`` (``tag-1-253-0``, one running task);
     ``checkout:1`` (``tag-1-251-0``) is what it rolls back to. Returns the task's ARN."""
-    ecs.create_cluster(clusterName=CLUSTER)
-    definitions = [_register(ecs, tag) for tag in (ROLLBACK_TAG, RUNNING_TAG)]
-    ecs.create_service(
-        cluster=CLUSTER, serviceName=SERVICE, taskDefinition=definitions[-1], desiredCount=1
+    await call("ecs", "create_cluster", clusterName=CLUSTER)
+    definitions = [await _register(call, tag) for tag in (ROLLBACK_TAG, RUNNING_TAG)]
+    await call(
+        "ecs",
+        "create_service",
+        cluster=CLUSTER,
+        serviceName=SERVICE,
+        taskDefinition=definitions[-1],
+        desiredCount=1,
     )
-    tasks = ecs.run_task(
-        cluster=CLUSTER, taskDefinition=definitions[-1], group=f"service:{SERVICE}", **FARGATE
-    )["tasks"]
-    task_arn = str(tasks[0]["taskArn"])
+    started = await call(
+        "ecs",
+        "run_task",
+        cluster=CLUSTER,
+        taskDefinition=definitions[-1],
+        group=f"service:{SERVICE}",
+        **FARGATE,
+    )
+    task_arn = str(started["tasks"][0]["taskArn"])
     aws.set_task_digests(CLUSTER, task_arn, [scene.digest(RUNNING_TAG)])
     return task_arn
 
 
-def _register(ecs: Any, tag: str) -> str:
-    definition = ecs.register_task_definition(
+async def _register(call: Call, tag: str) -> str:
+    definition = await call(
+        "ecs",
+        "register_task_definition",
         family=SERVICE,
         containerDefinitions=[
             {"name": "checkout", "image": image_uri(f"{REPOSITORY}:{tag}"), "memory": 256}

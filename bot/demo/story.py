@@ -38,6 +38,7 @@ from bot.demo.scene import (
     image_manifest,
 )
 from bot.demo.scene import manifest_digest as digest_of
+from bot.edge.aws.clients import AwsClients, targets
 from bot.lifecycle.evaluate import evaluate
 from bot.lifecycle.parse import parse_policy
 from bot.lifecycle.timefmt import human, parse_instant
@@ -233,10 +234,14 @@ class Story:
             for d in evaluation.acted()
             if d.rule is not None
         ]
-        await asyncio.to_thread(self._delete, name, [e.digest for e in expired])
+        await self._delete(name, [e.digest for e in expired])
         return info.text, expired
 
-    def _delete(self, name: str, digests: list[str]) -> None:
-        ecr = self.world.aws.client("ecr")
+    async def _delete(self, name: str, digests: list[str]) -> None:
+        """Delete as ECR's lifecycle engine does (the emulator has none)."""
+        settings = self.world.scheduler.deps.settings.aws
         ids = [{"imageDigest": digest} for digest in digests]
-        ecr.batch_delete_image(repositoryName=name, imageIds=ids)
+        async with AwsClients(settings) as clients:
+            await clients.call(
+                targets(settings)[0], "ecr", "batch_delete_image", repositoryName=name, imageIds=ids
+            )
