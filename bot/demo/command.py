@@ -231,7 +231,9 @@ def _shower(channel: str, terminal: TerminalNotifier, both: BothNotifier | None)
     async def show(reply: Reply, who: str) -> None:
         seen_by = "everyone in the channel" if reply.public else f"only {who}"
         ts = await both.slack.post(channel, reply.payload) if both else None
-        terminal.show(channel, reply.payload, ts=ts, title=f"{channel} · reply ({seen_by})")
+        terminal.show(
+            channel, reply.payload, ts=ts, about=f"the reply to {who} (seen by {seen_by})"
+        )
 
     return show
 

@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.demo.emulator import ACCOUNT, REGION
+from bot.text import short_digest
 
 _TAG_STATUS = {"tagged": "Tagged", "untagged": "Untagged", "any": "Any"}
 _COUNT_TYPE = {
@@ -154,3 +155,23 @@ def lifecycle_run_event(
         "eventCategory": "Management",
     }
     return _envelope("AWS Service Event via CloudTrail", at, record)
+
+
+def describe(event: dict[str, Any]) -> str:
+    """An event in a few words, for the narration.
+
+    Example:
+        >>> describe(push_event("app", "sha256:" + "a" * 64, "v2", at=0.0))
+        'ECR Image Action PUSH app:v2 (sha256:aaaaaaaaaaaa…)'
+    """
+    detail = event["detail"]
+    if "action-type" in detail:
+        image = f"{detail['repository-name']}:{detail.get('image-tag', '')}"
+        digest = short_digest(str(detail["image-digest"]))
+        return f"{event['detail-type']} {detail['action-type']} {image} (sha256:{digest}…)"
+    details = detail.get("serviceEventDetails", {})
+    images = len(details.get("lifecycleEventImageActions", []))
+    return (
+        f"{event['detail-type']}: {detail['eventName']} for {details.get('repositoryName')}, "
+        f"{images} images expired"
+    )

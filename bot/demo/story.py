@@ -28,7 +28,7 @@ from rich.text import Text
 
 from bot.demo.emulator import Emulator
 from bot.demo.event_queue import MemoryQueue
-from bot.demo.events import Expired, lifecycle_run_event, push_event
+from bot.demo.events import Expired, describe, lifecycle_run_event, push_event
 from bot.demo.scene import (
     COPY,
     OCI_MANIFEST,
@@ -214,6 +214,7 @@ class Story:
 
     async def deliver(self, event: dict[str, object]) -> None:
         """Send an event to the queue and wait until the consumer has handled it."""
+        self.note(f"On the queue: {describe(event)}")
         self.world.queue.send(json.dumps(event))
         handled = await asyncio.wait_for(self.world.handled.get(), EVENT_SECONDS)
         self.note(f"The bot handled the {handled.kind.replace('_', ' ')} event: {handled.outcome}.")

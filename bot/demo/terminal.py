@@ -111,9 +111,11 @@ class TerminalNotifier:
         """Show a reply in a thread."""
         self.show(channel, {"text": text}, thread=thread_ts)
 
-    async def post(self, channel: str, payload: dict[str, object]) -> str:
-        """Show any message."""
-        return self.show(channel, payload)
+    async def post(
+        self, channel: str, payload: dict[str, object], *, thread_ts: str | None = None
+    ) -> str:
+        """Show any message (in a thread when ``thread_ts`` is given)."""
+        return self.show(channel, payload, thread=thread_ts)
 
     def show(
         self,
@@ -123,9 +125,10 @@ class TerminalNotifier:
         updating: str | None = None,
         thread: str | None = None,
         ts: str | None = None,
-        title: str | None = None,
+        about: str | None = None,
     ) -> str:
-        """Print a message framed with where it went; return its id (``ts``, as Slack's)."""
+        """Print a message framed with where it went (and ``about`` it); return its id (``ts``,
+        as Slack's)."""
         if updating is not None:
             ts = updating
             where = f"message {self.number(updating)} edited"
@@ -134,7 +137,8 @@ class TerminalNotifier:
             where = f"message {self.number(ts)}"
             if thread is not None:
                 where += f", in the thread of message {self.number(thread)}"
-        self.console.print(message_renderable(payload, title or f"{channel} · {where}"))
+        title = " · ".join(part for part in (channel, where, about) if part)
+        self.console.print(message_renderable(payload, title))
         return ts
 
     def number(self, ts: str) -> int:

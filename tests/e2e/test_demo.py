@@ -12,6 +12,7 @@ import functools
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -25,6 +26,7 @@ from tests.support.slack_stub import BOT_TOKEN, CHANNEL_ID, SlackStub
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_SECONDS = 60.0
+STOP_SECONDS = 10.0
 SHARED = "ec1477a7420a"
 ROLLBACK = "e1c05246ace7"
 
@@ -134,6 +136,26 @@ async def test_slack_posts_the_same_messages_to_the_channel() -> None:
         assert alert in run.out  # and in the terminal too
 
 
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+async def test_a_stop_signal_ends_it_at_once_and_cleanly(sig: signal.Signals) -> None:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "demo", cwd=ROOT, env=clean_environment(),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    assert process.stdout is not None and process.stderr is not None
+    seen = b""
+    while b"Step 2 of 5" not in seen:  # mid-story: the bot and the emulator are running
+        line = await asyncio.wait_for(process.stdout.readline(), timeout=60)
+        assert line, seen.decode()
+        seen += line
+    process.send_signal(sig)
+    stopping = time.monotonic()
+    _, err = await asyncio.wait_for(process.communicate(), timeout=30)
+    assert time.monotonic() - stopping < STOP_SECONDS
+    assert process.returncode == 130
+    assert err.decode().strip() == "ecr-lifeguard: interrupted"
+
+
 @pytest.mark.parametrize(
     ("env", "args", "named"),
     [
@@ -152,6 +174,20 @@ async def test_slack_without_what_it_needs_stops_with_one_line(
     [line] = run.err.strip().splitlines()
     assert named in line
     assert_clean_output(run)
+
+
+def test_without_the_demo_extra_it_says_what_to_install() -> None:
+    hide_moto = "import sys; sys.modules['moto'] = None; from bot.cli import main; sys.exit(main())"
+    result = subprocess.run(
+        [sys.executable, "-c", hide_moto, "demo"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert result.stderr == "the demo needs the demo extra: pip install 'ecr-lifeguard[demo]'\n"
 
 
 def test_help_documents_the_demo_and_slack() -> None:
