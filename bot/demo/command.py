@@ -20,7 +20,7 @@ import os
 import signal
 import tempfile
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +28,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.text import Text
+from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.demo.cloud import demo_cloud
 from bot.demo.emulator import ACCOUNT, REGION, Emulator, require_emulator
@@ -165,6 +166,8 @@ async def tell(console: Console, slack: SlackTarget | None, started: float) -> N
     channel = slack.channel if slack else TERMINAL_CHANNEL
     with tempfile.TemporaryDirectory(prefix="ecr-lifeguard-demo-") as state:
         settings = demo_settings(channel, Path(state), slack)
+        if slack is not None:
+            await check_tokens(slack_client(settings), None)  # one line if Slack refuses it
         with Emulator.started() as aws:
             introduce(console, aws, slack)
             await set_scene(aws, settings.aws)
@@ -184,7 +187,7 @@ async def running_bot(
         protect_for=settings.protect.default_duration,
         snooze_options=settings.bot.snooze_options,
     )
-    both = await _slack_notifier(settings, terminal) if slack else None
+    both = _slack_notifier(settings, terminal) if slack else None
     notifier = both or terminal
     store = MemoryStore()
     deps = Dependencies(settings, store, lambda: demo_cloud(settings), clock, notifier=notifier)
@@ -193,8 +196,8 @@ async def running_bot(
     queue = MemoryQueue(clock)
     inventory = InventoryView(store, max_age=settings.events.inventory_max_age)
     reactor = Reactor(deps, notifier, scheduler.reconciler, inventory)
-    world = World(aws, clock, scheduler, ops, queue, settings.routing.default_channel or "", _noop)
-    world.show = _shower(world.channel, terminal, both)
+    channel = settings.routing.default_channel or TERMINAL_CHANNEL
+    world = World(aws, clock, scheduler, ops, queue, channel, _shower(channel, terminal, both))
     consumer = Consumer(
         deps, queue, reactor, settings.events, default_account=ACCOUNT,
         on_handled=world.handled.put_nowait,
@@ -211,23 +214,26 @@ async def running_bot(
         await store.close()
 
 
-async def _slack_notifier(settings: Settings, terminal: TerminalNotifier) -> BothNotifier:
+def slack_client(settings: Settings) -> AsyncWebClient:
+    """The Slack Web API client of the settings' bot token."""
     assert settings.slack_bot_token is not None
-    client = web_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
-    await check_tokens(client, None)
+    return web_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
+
+
+def _slack_notifier(settings: Settings, terminal: TerminalNotifier) -> BothNotifier:
     slack = SlackNotifier(
-        client,
+        slack_client(settings),
         protect_for=settings.protect.default_duration,
         snooze_options=settings.bot.snooze_options,
     )
     return BothNotifier(slack, terminal)
 
 
-async def _noop(reply: Reply, who: str) -> None:
-    """Replaced once the world is built."""
+def _shower(
+    channel: str, terminal: TerminalNotifier, both: BothNotifier | None
+) -> Callable[[Reply, str], Awaitable[None]]:
+    """How a verb's reply to ``who`` is shown: in the terminal, and posted with ``--slack``."""
 
-
-def _shower(channel: str, terminal: TerminalNotifier, both: BothNotifier | None) -> Any:
     async def show(reply: Reply, who: str) -> None:
         seen_by = "everyone in the channel" if reply.public else f"only {who}"
         ts = await both.slack.post(channel, reply.payload) if both else None
