@@ -24,14 +24,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.text import Text
-from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.demo.cloud import demo_cloud
-from bot.demo.emulator import ACCOUNT, REGION, Emulator, require_emulator
+from bot.demo.emulator import ACCOUNT, REGION, Emulator, environment, require_emulator
 from bot.demo.event_queue import MemoryQueue
 from bot.demo.scene import COPY, REPOSITORY, RUNNING_TAG, set_scene
 from bot.demo.story import ALICE, START, Clock, Story, World
@@ -50,6 +49,9 @@ from bot.watch.consume import Consumer
 from bot.watch.inventory_view import InventoryView
 from bot.watch.react import Reactor
 from bot.watch.schedule import Scheduler
+
+if TYPE_CHECKING:
+    from slack_sdk.web.async_client import AsyncWebClient
 
 CHANNEL_ENV = "LIFEGUARD_DEMO_CHANNEL"
 TERMINAL_CHANNEL = "#shop-oncall"
@@ -118,7 +120,19 @@ or set LIFEGUARD_DEMO_CHANNEL
 
 
 def demo_settings(channel: str, state: Path, slack: SlackTarget | None) -> Settings:
-    """The bot's settings for the story (one line naming a bad setting, e.g. the token)."""
+    """The bot's settings for the story (one line naming a bad setting, e.g. the token).
+
+    The user's own ``LIFEGUARD_*`` variables and configuration file are left out, and the Slack
+    API URL is read only for ``--slack``.
+    """
+    kept = {k: v for k, v in os.environ.items() if not k.startswith(("LIFEGUARD_", "SLACK_"))}
+    if slack is not None and "SLACK_API_URL" in os.environ:
+        kept["SLACK_API_URL"] = os.environ["SLACK_API_URL"]
+    with environment(kept):
+        return _settings(channel, state, slack)
+
+
+def _settings(channel: str, state: Path, slack: SlackTarget | None) -> Settings:
     return load_settings(
         aws={"regions": [REGION], "max_attempts": 2},
         inventory={"ecs": True, "lambda": False},
@@ -152,7 +166,7 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-async def _until_signalled(work: Any) -> None:
+async def _until_signalled(work: Awaitable[None]) -> None:
     """Run ``work``; SIGINT or SIGTERM cancel it (the emulator is stopped on the way out)."""
     task = asyncio.ensure_future(work)
     loop = asyncio.get_running_loop()
