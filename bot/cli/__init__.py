@@ -8,6 +8,7 @@ Usage::
     ecr-lifeguard why-missing REF [--format json]
     ecr-lifeguard protect|unprotect|protections|retag|restore|audit ARGS   (as /ecr in Slack)
     ecr-lifeguard run [--http]                                           (the Slack bot)
+    ecr-lifeguard demo [--slack --channel C]          (the bot on embedded stand-ins, offline)
 
 Exit codes: 0 success, 1 upstream failure, 2 invalid input, 3 something found (see each command).
 """
@@ -52,6 +53,7 @@ def build_parser(*, offline_only: bool = False) -> argparse.ArgumentParser:
         _add_scan(commands)
         _add_why_missing(commands)
         add_ops_commands(commands)
+        _add_demo(commands)
     for subparser in commands.choices.values():
         subparser.set_defaults(subparser=subparser)
     return parser
@@ -145,6 +147,18 @@ def _add_why_missing(commands: argparse._SubParsersAction[argparse.ArgumentParse
     )
     add_why_arguments(why)
     why.set_defaults(handler=run_why_missing)
+
+
+def _add_demo(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from bot.demo.command import DESCRIPTION, add_demo_arguments, run_demo  # noqa: PLC0415
+
+    demo = commands.add_parser(
+        "demo",
+        help="try the bot in a minute: offline, no account, Slack drawn in the terminal",
+        description=DESCRIPTION,
+    )
+    add_demo_arguments(demo)
+    demo.set_defaults(handler=run_demo)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
