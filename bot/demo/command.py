@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 from rich.text import Text
 
+from bot.blocks.alert_payloads import alert_options
 from bot.demo.cloud import demo_cloud
 from bot.demo.emulator import ACCOUNT, REGION, Emulator, environment, require_emulator
 from bot.demo.event_queue import MemoryQueue
@@ -196,11 +197,7 @@ async def running_bot(
 ) -> AsyncIterator[World]:
     """The bot's parts, wired as :mod:`bot.app` wires them, with the event consumer running."""
     clock = Clock()
-    terminal = TerminalNotifier(
-        console,
-        protect_for=settings.protect.default_duration,
-        snooze_options=settings.bot.snooze_options,
-    )
+    terminal = TerminalNotifier(console, alert_options(settings), clock=clock)
     both = _slack_notifier(settings, terminal) if slack else None
     notifier = both or terminal
     store = MemoryStore()
@@ -235,12 +232,7 @@ def slack_client(settings: Settings) -> AsyncWebClient:
 
 
 def _slack_notifier(settings: Settings, terminal: TerminalNotifier) -> BothNotifier:
-    slack = SlackNotifier(
-        slack_client(settings),
-        protect_for=settings.protect.default_duration,
-        snooze_options=settings.bot.snooze_options,
-    )
-    return BothNotifier(slack, terminal)
+    return BothNotifier(SlackNotifier.from_settings(slack_client(settings), settings), terminal)
 
 
 def _shower(

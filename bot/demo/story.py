@@ -46,6 +46,7 @@ from bot.ops.authorize import Actor
 from bot.ops.dispatch import Ops
 from bot.ops.registry import BY_NAME, Invocation, parse_command
 from bot.ops.verb import Reply
+from bot.ops.verbs.buttons import ImageButton
 from bot.ops.verbs.retag import Answer
 from bot.ports import Manifest, Repository
 from bot.refs import RepositoryKey
@@ -137,6 +138,10 @@ class Story:
         )
         summary = await self.world.scheduler.cycle()
         self.note(f"Scan done: {summary.describe()}.")
+        digest = await self.digest_of(REPOSITORY, RUNNING_TAG)
+        self.note(f"Alice clicks More on the {RUNNING_TAG} alert: the rest of the reasoning")
+        more = Invocation(BY_NAME["why"], ImageButton(self.world.key, digest))
+        await self.world.show(await self.world.ops.run(more, self.actor()), ALICE)
 
     async def push(self) -> None:
         """Step 2: a push arrives as an event and endangers the rollback target."""
@@ -200,6 +205,13 @@ class Story:
         await self.command(f"why-missing {COPY}:{RUNNING_TAG}")
 
     # --- parts ---------------------------------------------------------------------------------
+
+    async def digest_of(self, name: str, tag: str) -> str:
+        """The digest a tag names now, as ECR lists it."""
+        async with self.world.scheduler.deps.cloud() as cloud:
+            repository = Repository(self.world.repository_key(name), "", "")
+            images = await cloud.registry_for(repository.key).images(repository)
+        return next(image.digest for image in images if tag in image.tags)
 
     def actor(self) -> Actor:
         """Alice, in the alert channel."""

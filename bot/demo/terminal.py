@@ -5,7 +5,7 @@ payloads as :class:`~bot.edge.slack.notifier.SlackNotifier`.
 Example::
 
     console = demo_console()
-    notifier = TerminalNotifier(console, protect_for=7 * DAY)
+    notifier = TerminalNotifier(console, alert_options(settings))
     channel, ts = await notifier.post_alert("#shop-oncall", risk, now)
 """
 
@@ -14,12 +14,14 @@ from __future__ import annotations
 import io
 import itertools
 import sys
-from collections.abc import Sequence
+import time
+from collections.abc import Callable
 from typing import Any, TextIO, cast
 
 from rich.console import Console
 
-from bot.blocks.alerts import alert_message, resolved_message
+from bot.blocks.alert_payloads import current_alert, ended_alert
+from bot.blocks.alerts import AlertOptions, risk_alert
 from bot.demo.render import message_renderable
 from bot.edge.slack.notifier import SlackNotifier
 from bot.risk.models import Risk
@@ -81,31 +83,33 @@ class TerminalNotifier:
     def __init__(
         self,
         console: Console,
+        options: AlertOptions | None = None,
         *,
-        protect_for: float,
-        snooze_options: Sequence[float] = (3_600.0, 14_400.0),
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.console = console
-        self.protect_for = protect_for
-        self.snooze_options = list(snooze_options)
+        self.options = options or AlertOptions()
+        self.clock = clock
         self.numbers: dict[str, int] = {}
         self._next = itertools.count(1)
 
     async def post_alert(self, channel: str, risk: Risk, now: float) -> tuple[str, str]:
         """Show a new alert."""
-        return channel, self.show(channel, self.alert_payload(risk, now))
+        return channel, self.show(channel, risk_alert(risk, now, self.options))
 
-    async def update_alert(self, record: AlertRecord, risk: Risk, now: float) -> None:
+    async def update_alert(self, record: AlertRecord, risk: Risk | None, now: float) -> None:
         """Show the alert as it now reads."""
-        self.show(record.channel, self.alert_payload(risk, now), updating=record.ts)
+        payload = current_alert(record, risk, now, self.options)
+        self.show(record.channel, payload, updating=record.ts)
 
     async def resolve_alert(self, record: AlertRecord, resolution: Resolution) -> None:
         """Show the alert replaced by how its risk ended, and the reply in its thread."""
-        payload = resolved_message(
-            record.repository, record.digest, resolution.reason, resolution.detail
+        now = resolution.at if resolution.at is not None else self.clock()
+        payload, reply = ended_alert(
+            record, resolution.reason, resolution.detail, now, self.options, lease=resolution.lease
         )
         self.show(record.channel, payload, updating=record.ts)
-        await self.reply(record.channel, record.ts, f"{payload['text']}: {resolution.detail}.")
+        await self.reply(record.channel, record.ts, reply)
 
     async def reply(self, channel: str, thread_ts: str, text: str) -> None:
         """Show a reply in a thread."""
@@ -147,11 +151,6 @@ class TerminalNotifier:
             self.numbers[ts] = len(self.numbers) + 1
         return self.numbers[ts]
 
-    def alert_payload(self, risk: Risk, now: float) -> dict[str, Any]:
-        return alert_message(
-            risk, now, protect_for=self.protect_for, snooze_options=self.snooze_options
-        )
-
 
 class BothNotifier:
     """:class:`bot.ports.Notifier` that posts to Slack and shows the same in the terminal; the
@@ -164,10 +163,10 @@ class BothNotifier:
     async def post_alert(self, channel: str, risk: Risk, now: float) -> tuple[str, str]:
         """Post the alert to Slack, then show it."""
         posted = await self.slack.post_alert(channel, risk, now)
-        self.terminal.show(posted[0], self.terminal.alert_payload(risk, now), ts=posted[1])
+        self.terminal.show(posted[0], risk_alert(risk, now, self.terminal.options), ts=posted[1])
         return posted
 
-    async def update_alert(self, record: AlertRecord, risk: Risk, now: float) -> None:
+    async def update_alert(self, record: AlertRecord, risk: Risk | None, now: float) -> None:
         """Update the alert in Slack, then show it."""
         await self.slack.update_alert(record, risk, now)
         await self.terminal.update_alert(record, risk, now)

@@ -98,7 +98,7 @@ class Scheduler:
 
     Example::
 
-        scheduler = Scheduler(deps, SlackNotifier(client, protect_for=7 * DAY))
+        scheduler = Scheduler(deps, SlackNotifier.from_settings(client, settings))
         summary = await scheduler.cycle()        # or: await scheduler.run_forever(stop_event)
     """
 

@@ -27,8 +27,6 @@ from tests.support.slack_stub import BOT_TOKEN, CHANNEL_ID, SlackStub
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_SECONDS = 60.0
 STOP_SECONDS = 10.0
-SHARED = "ec1477a7420a"
-ROLLBACK = "e1c05246ace7"
 
 
 @dataclass(frozen=True)
@@ -93,18 +91,18 @@ async def test_the_demo_tells_the_whole_story_offline_in_under_a_minute() -> Non
     assert run.err == ""
     assert_clean_output(run)
     scan = run.step(1)
-    assert f"In-use image at risk: webshop-assets {SHARED}" in scan
-    assert "tag-1-253-0" in scan and "first pushed" in scan
-    assert "ecs-service prod/checkout" in scan and "k8s-pod shop/web" in scan
+    assert "webshop-assets tag-1-253-0 (running in prod/checkout) expires within 24 h" in scan
+    assert "More on why webshop-assets tag-1-253-0" in scan and "first pushed" in scan
+    assert "running now: prod/checkout" in scan and "running now: shop/pod/web-" in scan
     assert "[Protect 7 days]" in scan
     push = run.step(2)
-    assert f"In-use image at risk: webshop-assets {ROLLBACK}" in push and "edited" in push
-    assert "tag-1-251-0" in push and "now: ECR may act" in push
+    assert "webshop-assets tag-1-251-0 (rollback target of checkout) expires within 24 h" in push
+    assert "message 2 edited" in push and "at ECR's next run" in push
     assert "image push event: applied" in push
     protect = run.step(3)
     assert "keep-ec1477a7420a" in protect
     assert "now shielded" in protect
-    assert f"Protected: webshop-assets {SHARED}" in protect
+    assert "Protected: webshop-assets tag-1-253-0" in protect
     deletion = run.step(4)
     assert "tag-1-253-0" in deletion and "lifecycle execution event: applied" in deletion
     why = run.step(5)
@@ -121,7 +119,7 @@ async def test_slack_posts_the_same_messages_to_the_channel() -> None:
         assert run.code == 0, run.err
         assert_clean_output(run)
         assert slack.calls_to("auth.test")
-        alert = f"In-use image at risk: webshop-assets {SHARED}"
+        alert = "webshop-assets tag-1-253-0 (running in prod/checkout) expires within 24 h"
         [posted] = [
             call
             for call in slack.calls_to("chat.postMessage")
@@ -130,7 +128,7 @@ async def test_slack_posts_the_same_messages_to_the_channel() -> None:
         assert "lg_protect" in json.dumps(posted.args["blocks"])
         # The alert, updated in place once protected; the why-missing reply in the channel.
         protected = slack.message(CHANNEL_ID, posted.response["ts"])
-        assert protected.text.endswith(f"Protected: webshop-assets {SHARED}")
+        assert "Protected: webshop-assets tag-1-253-0" in protected.text, protected.text
         texts = [message.text for message in slack.messages(CHANNEL_ID)]
         assert any("expired by lifecycle rule 1" in text for text in texts), texts
         assert alert in run.out  # and in the terminal too

@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.blocks.alert_states import resolved_message
-from bot.blocks.alerts import AlertImage, AlertOptions, alert_message, risk_alert
-from bot.blocks.subject import subject_of
+from bot.blocks.alert_payloads import alert_options, current_alert, ended_alert
+from bot.blocks.alerts import AlertOptions, risk_alert
 from bot.edge.slack.client import slack_call
-from bot.lifecycle.timefmt import DAY
 from bot.risk.models import Risk
 from bot.settings import Settings
-from bot.state.records import AlertRecord, AlertSubject
+from bot.state.records import AlertRecord
 from bot.watch.reconcile import Resolution
 
 
@@ -31,20 +29,12 @@ class SlackNotifier:
     def __init__(
         self,
         client: AsyncWebClient,
+        options: AlertOptions | None = None,
         *,
-        protect_for: float = 7 * DAY,
-        snooze_options: Sequence[float] | None = None,
-        runbook_url: str | None = None,
-        apply_mode: str = "confirm",
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.client = client
-        self.options = AlertOptions(
-            protect_for=protect_for,
-            snooze_options=tuple(snooze_options or (3_600.0, 14_400.0)),
-            runbook_url=runbook_url,
-            apply_mode="automatic" if apply_mode == "automatic" else "confirm",
-        )
+        self.options = options or AlertOptions()
         self.clock = clock
 
     @classmethod
@@ -52,14 +42,7 @@ class SlackNotifier:
         cls, client: AsyncWebClient, settings: Settings, clock: Callable[[], float] = time.time
     ) -> SlackNotifier:
         """The notifier as the configuration asks: lease length, protect mode, snooze, runbook."""
-        return cls(
-            client,
-            protect_for=settings.protect.default_duration,
-            snooze_options=settings.bot.snooze_options,
-            runbook_url=settings.alerts.runbook_url,
-            apply_mode=settings.protect.apply_policy_change,
-            clock=clock,
-        )
+        return cls(client, alert_options(settings), clock=clock)
 
     async def post_alert(self, channel: str, risk: Risk, now: float) -> tuple[str, str]:
         """Post a new alert; return the channel id (names such as #ops resolve) and ``ts``."""
@@ -71,24 +54,16 @@ class SlackNotifier:
         return str(response.get("channel") or channel), str(response["ts"])
 
     async def update_alert(self, record: AlertRecord, risk: Risk | None, now: float) -> None:
-        """Show the alert's current state in its message (from the record when ``risk`` is
-        None: the record keeps what the alert is about)."""
-        subject = record.subject or (subject_of(risk) if risk else AlertSubject())
-        image = AlertImage(record.repository, record.digest, subject)
-        payload = alert_message(image, now, self.options, guard=record.guard)
-        await self.update(record.channel, record.ts, payload)
+        """Show the alert's current state in its message."""
+        await self.update(record.channel, record.ts, current_alert(record, risk, now, self.options))
 
     async def resolve_alert(self, record: AlertRecord, resolution: Resolution) -> None:
         """Replace the alert by how its risk ended, and say so in the thread."""
-        image = AlertImage(record.repository, record.digest, record.subject or AlertSubject())
         now = resolution.at if resolution.at is not None else self.clock()
-        payload = resolved_message(
-            image, resolution.reason, resolution.detail, now, self.options, lease=resolution.lease
+        payload, reply = ended_alert(
+            record, resolution.reason, resolution.detail, now, self.options, lease=resolution.lease
         )
         await self.update(record.channel, record.ts, payload)
-        text = str(payload["text"])
-        detail = resolution.detail.strip().rstrip(".")
-        reply = text if detail in text else f"{text}: {detail}."
         await self.reply(record.channel, record.ts, reply)
 
     async def reply(self, channel: str, thread_ts: str, text: str) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.blocks import replies
-from bot.blocks.common import split_sentence
+from bot.blocks.common import escape, split_sentence
 from bot.diagnose.verdict import Diagnosis
 from bot.errors import CommandError
 from bot.lifecycle.explain import Explainer
@@ -27,6 +27,7 @@ class Explained:
     digest: str
     explanation: str
     advice: list[str]
+    name: str = ""
 
 
 async def run(call: Call, args: ImageButton) -> Explained | Diagnosis:
@@ -41,7 +42,8 @@ async def run(call: Call, args: ImageButton) -> Explained | Diagnosis:
             return await diagnose(call, cloud, image_ref(args.repository, args.digest))
     explanation = Explainer(plan.evaluation).explain(decision)
     advice = [f"{f.code}: {f.title}. {f.fix}" for f in lint(plan.evaluation.policy)][:3]
-    return Explained(args.digest, explanation, advice)
+    name = replies.image_name(args.repository.name, args.digest, decision.image.tags)
+    return Explained(args.digest, explanation, advice, name)
 
 
 def present(result: Explained | Diagnosis) -> Reply:
@@ -50,7 +52,7 @@ def present(result: Explained | Diagnosis) -> Reply:
     if isinstance(result, Diagnosis):
         return Reply(replies.diagnosis_reply(result), [result.summary], public=True)
     _, rest = split_sentence(result.explanation)
-    text = f"*More on why {short_digest(result.digest)}*: " + (
+    text = f"*More on why {escape(result.name or short_digest(result.digest))}*: " + (
         rest or "the alert's sentence is the whole reasoning."
     )
     if result.advice:

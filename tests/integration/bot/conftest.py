@@ -203,7 +203,7 @@ class Blog:
 
     def notifier(self, deps: Dependencies) -> SlackNotifier:
         client = web_client(BOT_TOKEN, self.stub.api_url)
-        return SlackNotifier(client, protect_for=deps.settings.protect.default_duration)
+        return SlackNotifier.from_settings(client, deps.settings)
 
     def loop(self, deps: Dependencies) -> Scheduler:
         return Scheduler(deps, self.notifier(deps))

@@ -302,7 +302,7 @@ async def test_only_the_replica_holding_the_claim_posts(blog: Blog, kit: StoreKi
 
 
 async def test_the_resolved_alert_mentions_who_protected_the_image(stub: SlackStub) -> None:
-    notifier = SlackNotifier(web_client(BOT_TOKEN, stub.api_url), protect_for=7 * DAY)
+    notifier = SlackNotifier(web_client(BOT_TOKEN, stub.api_url))
     ts = await notifier.post(CHANNEL_ID, {"text": "alert"})
     record = AlertRecord(
         repository=BLOG_KEY,

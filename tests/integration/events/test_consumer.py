@@ -233,7 +233,7 @@ async def consuming(
         settings = settings.model_copy(update={"scan": scan})
     deps = bench.deps(store)
     deps.settings = settings
-    notifier = SlackNotifier(web_client(BOT_TOKEN, bench.slack.api_url), protect_for=7 * DAY)
+    notifier = SlackNotifier(web_client(BOT_TOKEN, bench.slack.api_url))
     deps.notifier = notifier
     scheduler = Scheduler(deps, notifier)
     stop = asyncio.Event()
