@@ -69,7 +69,7 @@ def ended_alert(
         ...                      channel="C1", ts="1.0", state="open", fingerprint="f",
         ...                      posted_at=0.0)
         >>> ended_alert(record, "safe", "nothing uses it any more", 0.0, AlertOptions())[1]
-        'No longer at risk: app ab — nothing uses it any more.'
+        'No longer at risk: app ab: nothing uses it any more.'
     """
     image = AlertImage(record.repository, record.digest, record.subject or AlertSubject())
     payload = resolved_message(image, reason, detail, now, options, lease=lease)
