@@ -110,23 +110,56 @@ def logged_rules(policy_text: str) -> list[dict[str, Any]]:
     return rules
 
 
-def lifecycle_run_event(
-    repository: str, policy_text: str, expired: Sequence[Expired], *, at: float
+def lifecycle_image(
+    digest: str, tags: Sequence[str], pushed_at_ms: int, rule_priority: int = 1
 ) -> dict[str, Any]:
-    """The event of a lifecycle run that expired ``expired`` under ``policy_text``."""
-    record = {
+    """One ``lifecycleEventImageActions`` entry of a ``PolicyExecutionEvent``.
+
+    Example:
+        >>> lifecycle_image("sha256:ab", ["v1"], 0)["lifecycleEventImage"]["tagStatus"]
+        'Tagged'
+    """
+    return {
+        "lifecycleEventImage": {
+            "digest": digest,
+            "tagStatus": "Tagged" if tags else "Untagged",
+            "tagList": list(tags),
+            "pushedAt": pushed_at_ms,
+        },
+        "rulePriority": rule_priority,
+    }
+
+
+def policy_execution_record(
+    repository: str,
+    event_time: str,
+    actions: list[dict[str, Any]],
+    rules: list[dict[str, Any]],
+    *,
+    failures: list[dict[str, Any]] | None = None,
+    region: str = REGION,
+) -> dict[str, Any]:
+    """A lifecycle run's CloudTrail record (``PolicyExecutionEvent``), shaped like AWS's sample.
+
+    Example:
+        >>> policy_execution_record("app", "2022-12-24T03:14:00Z", [], [])["eventName"]
+        'PolicyExecutionEvent'
+    """
+    return {
         "eventVersion": "1.09",
         "userIdentity": {"accountId": ACCOUNT, "invokedBy": "AWS Internal"},
-        "eventTime": iso(at),
+        "eventTime": event_time,
         "eventSource": "ecr.amazonaws.com",
         "eventName": "PolicyExecutionEvent",
-        "awsRegion": REGION,
+        "awsRegion": region,
         "sourceIPAddress": "AWS Internal",
         "userAgent": "AWS Internal",
+        "requestParameters": None,
+        "responseElements": None,
         "eventID": str(uuid.uuid4()),
         "readOnly": True,
         "resources": [
-            {"ARN": f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/{repository}", "accountId": ACCOUNT}
+            {"ARN": f"arn:aws:ecr:{region}:{ACCOUNT}:repository/{repository}", "accountId": ACCOUNT}
         ],
         "eventType": "AwsServiceEvent",
         "managementEvent": True,
@@ -134,26 +167,27 @@ def lifecycle_run_event(
         "serviceEventDetails": {
             "repositoryName": repository,
             "lifecycleEventPolicy": {
-                "lifecycleEventRules": logged_rules(policy_text),
+                "lifecycleEventRules": rules,
                 "lastEvaluatedAt": 0,
                 "policyVersion": 1,
+                "policyId": "ceb86829-58e7-9498-920c-aa042e33037b",
             },
-            "lifecycleEventImageActions": [
-                {
-                    "lifecycleEventImage": {
-                        "digest": image.digest,
-                        "tagStatus": "Tagged" if image.tags else "Untagged",
-                        "tagList": list(image.tags),
-                        "pushedAt": int(image.pushed_at * 1000),
-                    },
-                    "rulePriority": image.rule_priority,
-                }
-                for image in expired
-            ],
-            "lifecycleEventFailureDetails": [],
+            "lifecycleEventImageActions": actions,
+            "lifecycleEventFailureDetails": failures or [],
         },
         "eventCategory": "Management",
     }
+
+
+def lifecycle_run_event(
+    repository: str, policy_text: str, expired: Sequence[Expired], *, at: float
+) -> dict[str, Any]:
+    """The event of a lifecycle run that expired ``expired`` under ``policy_text``."""
+    actions = [
+        lifecycle_image(image.digest, image.tags, int(image.pushed_at * 1000), image.rule_priority)
+        for image in expired
+    ]
+    record = policy_execution_record(repository, iso(at), actions, logged_rules(policy_text))
     return _envelope("AWS Service Event via CloudTrail", at, record)
 
 

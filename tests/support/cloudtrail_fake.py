@@ -30,6 +30,8 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.demo.events import lifecycle_image, policy_execution_record
+
 TARGET = "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.LookupEvents"
 JSON_11 = "application/x-amz-json-1.1"
 ACCOUNT = "123456789012"
@@ -272,21 +274,6 @@ def _iso(at: datetime) -> str:
 # Records -----------------------------------------------------------------------------------------
 
 
-def lifecycle_image(
-    digest: str, tags: list[str], pushed_at_ms: int, rule_priority: int = 1
-) -> dict[str, Any]:
-    """One ``lifecycleEventImageActions`` entry."""
-    return {
-        "lifecycleEventImage": {
-            "digest": digest,
-            "tagStatus": "Tagged" if tags else "Untagged",
-            "tagList": tags,
-            "pushedAt": pushed_at_ms,
-        },
-        "rulePriority": rule_priority,
-    }
-
-
 def policy_execution_event(
     repository: str,
     at: datetime,
@@ -297,36 +284,10 @@ def policy_execution_event(
     region: str = REGION,
 ) -> dict[str, Any]:
     """A lifecycle ``PolicyExecutionEvent`` record, shaped like the documented sample."""
-    return {
-        "eventVersion": "1.09",
-        "userIdentity": {"accountId": ACCOUNT, "invokedBy": "AWS Internal"},
-        "eventTime": _iso(at),
-        "eventSource": "ecr.amazonaws.com",
-        "eventName": "PolicyExecutionEvent",
-        "awsRegion": region,
-        "sourceIPAddress": "AWS Internal",
-        "userAgent": "AWS Internal",
-        "requestParameters": None,
-        "responseElements": None,
-        "eventID": str(uuid.uuid4()),
-        "readOnly": True,
-        "resources": [{"ARN": _repository_arn(repository, region), "accountId": ACCOUNT}],
-        "eventType": "AwsServiceEvent",
-        "managementEvent": True,
-        "recipientAccountId": ACCOUNT,
-        "serviceEventDetails": {
-            "repositoryName": repository,
-            "lifecycleEventPolicy": {
-                "lifecycleEventRules": BLOG_RULES if rules is None else rules,
-                "lastEvaluatedAt": 0,
-                "policyVersion": 1,
-                "policyId": "ceb86829-58e7-9498-920c-aa042e33037b",
-            },
-            "lifecycleEventImageActions": actions,
-            "lifecycleEventFailureDetails": failures or [],
-        },
-        "eventCategory": "Management",
-    }
+    rules = BLOG_RULES if rules is None else rules
+    return policy_execution_record(
+        repository, _iso(at), actions, rules, failures=failures, region=region
+    )
 
 
 def blog_policy_execution_event(
