@@ -101,22 +101,6 @@ class ReconcileSummary:
     unrouted: int = 0
     failures: list[str] = field(default_factory=list)
 
-    def merged(self, later: ReconcileSummary) -> ReconcileSummary:
-        """This reconciliation and a later one of the same cycle, as one (risks: the later's).
-
-        Example:
-            >>> ReconcileSummary(risks=1, resolved=1).merged(ReconcileSummary(posted=1)).describe()
-            '0 risks, 1 posted, 0 updated, 1 resolved, 0 without a channel, 0 failures'
-        """
-        return ReconcileSummary(
-            risks=later.risks,
-            posted=self.posted + later.posted,
-            updated=self.updated + later.updated,
-            resolved=self.resolved + later.resolved,
-            unrouted=later.unrouted,
-            failures=[*self.failures, *later.failures],
-        )
-
     def describe(self) -> str:
         """The reconciliation in one log line.
 

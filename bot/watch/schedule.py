@@ -156,15 +156,12 @@ class Scheduler:
         keeper = asyncio.create_task(self._hold_lock())
         self.holding = True
         try:
+            ended = await end_due_leases(deps)  # before the scan: it sees their keep tags gone
             report = await self.scan()
             await deps.store.put(LAST_SCAN, last_scan_summary(report))
+            for result in ended:
+                await self._tell_lease_ended(result, report)
             reconciled = await self.reconciler.reconcile(report)
-            ended = await end_due_leases(deps)
-            if ended:  # their keep tags are gone: what is at risk again is alerted at once
-                report = await self.scan()
-                for result in ended:
-                    await self._tell_lease_ended(result, report)
-                reconciled = reconciled.merged(await self.reconciler.reconcile(report))
             interrupted = await record_interrupted(deps)
             await self.previews.schedule([r.key for r in report.repositories if r.policy != "none"])
             await self.previews.run_due()
